@@ -1,0 +1,1 @@
+"""Bundled teaching scenarios (run `tensorscope list`)."""

@@ -1,0 +1,3 @@
+from tensorscope.cli import main
+
+main()

@@ -1,0 +1,6 @@
+"""Pitfall checks: one per file, each a Check with a stable flag code. See registry.py."""
+
+from tensorscope.checks.base import Check
+from tensorscope.checks.registry import CHECKS, codes, default_checks
+
+__all__ = ["CHECKS", "Check", "codes", "default_checks"]

@@ -1,0 +1,63 @@
+"""The engine's extension points: what a watcher of a run (a check) can see and do."""
+
+from __future__ import annotations
+
+import types
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tensorscope.model import Flag, Severity
+
+if TYPE_CHECKING:
+    from tensorscope.engine.session import Session
+
+
+class RunContext(Protocol):
+    """What a monitor may ask of the running session. Implemented by the Session."""
+
+    def emit(
+        self,
+        code: str,
+        severity: Severity,
+        message: str,
+        hint: str,
+        tensors: tuple[str, ...] = (),
+        data: dict[str, str] | None = None,
+        line: int | None = None,
+    ) -> Flag:
+        """Raise a flag at the user's current line (or `line` in the current file)."""
+        ...
+
+    def user_frame(self) -> types.FrameType | None:
+        """The innermost frame of the user's code that is running now."""
+        ...
+
+    def location(self) -> tuple[str, int, str]:
+        """(display file, line, function) of the user's current line."""
+        ...
+
+    def source_line(self, frame: types.FrameType | None = None, line: int | None = None) -> str:
+        """The text of a source line in the user's code (the current one by default)."""
+        ...
+
+
+class Monitor:
+    """Base class for watchers of a run. Every method is optional; none may raise into the script."""
+
+    def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
+        """Called in the script's thread before it starts; the returned context stays entered."""
+        return None
+
+    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+        """Called before each line of user code runs (the previous line in that frame is done)."""
+
+    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+                     line: int) -> bool:
+        """The script raised `exc` uncaught at `line`. Return True when a flag explained it."""
+        return False
+
+    def on_finish(self, ctx: Session) -> None:
+        """The script ended (any way)."""
+
+    wants_lines: bool = False
+    """Set True to receive on_line (costs a call per line of user code)."""

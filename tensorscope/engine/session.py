@@ -1,0 +1,592 @@
+"""Run a script line by line in a worker thread, pausing as a debugger does, and record Steps.
+
+Works without a UI: the TUI, `trace` and `check` all drive this same Session.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import torch
+
+from tensorscope.engine.capture import OutputCapture
+from tensorscope.engine.collect import StatsCache, collect, scope_of
+from tensorscope.engine.monitor import Monitor
+from tensorscope.engine.target import ScriptTarget, display_path
+from tensorscope.model import ExceptionInfo, Flag, FrameInfo, Severity, Step, Trace
+
+Command = Literal["step", "next", "finish", "continue", "stop"]
+COMMANDS: tuple[str, ...] = ("step", "next", "finish", "continue", "stop")
+_NOT_STEPPED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
+
+
+class _StopScript(BaseException):
+    """Raised inside the script's frame to end it (stop, step cap, timeout)."""
+
+
+class Session:
+    """One run of one script. Interactive (`start` + `command`) or headless (`record`, `run`)."""
+
+    def __init__(
+        self,
+        script: str | ScriptTarget,
+        argv: Iterable[str] = (),
+        *,
+        trace_modules: Iterable[str] = (),
+        breakpoints: Iterable[tuple[str, int] | int] = (),
+        monitors: Iterable[Monitor] | None = None,
+        max_steps: int | None = None,
+        stop_on_flags: bool = False,
+        echo: TextIO | None = None,
+        on_step: Callable[[Step], None] | None = None,
+        on_end: Callable[[Trace], None] | None = None,
+        keep_steps: bool = True,
+    ) -> None:
+        self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script, list(argv))
+        self.trace_modules = tuple(trace_modules)
+        self.monitors: list[Monitor] = list(monitors or ())
+        self.max_steps = max_steps
+        self.stop_on_flags = stop_on_flags
+        self.on_step = on_step
+        self.on_end = on_end
+        self.keep_steps = keep_steps
+        self.steps: list[Step] = []
+        self.flags: list[Flag] = []
+        self.trace: Trace | None = None
+        """The finished run, once the script has ended."""
+
+        self._capture = OutputCapture(echo=echo)
+        self._user_files: set[str] = {str(self.target.path)}
+        self._display: dict[str, str] = {str(self.target.path): self.target.display}
+        self._sources: dict[str, tuple[str, ...]] = {self.target.display: self.target.lines}
+        self._user_code: dict[types.CodeType, bool] = {}
+        self._depth: dict[types.FrameType, int] = {}
+        self._unwinding: set[types.FrameType] = set()
+        self._breaks: frozenset[tuple[str, int]] = frozenset()
+        for bp in breakpoints:
+            if isinstance(bp, int):
+                self.add_breakpoint(bp)
+            else:
+                self.add_breakpoint(bp[1], bp[0])
+        self._stats = StatsCache()
+        self._pending_flags: list[Flag] = []
+        self._line_monitors: list[Monitor] = [m for m in self.monitors if m.wants_lines]
+        self._mode: str = "step"
+        self._cmd_depth = 0
+        self._interactive = False
+        self._record = True
+        self._commands: queue.Queue[str] = queue.Queue()
+        self._events: queue.Queue[Step | Trace] = queue.Queue()
+        self._stop = threading.Event()
+        self._stop_reason = "stopped"
+        self._thread: threading.Thread | None = None
+        self._cur_frame: types.FrameType | None = None
+        self._last_pause: tuple[str, int] | None = None
+        self._last_module_line = 0
+        self._step_count = 0
+        self.internal_errors: list[str] = []
+        """Errors inside tensorscope's own bookkeeping (kept out of the script; tests assert none)."""
+
+    # --- public API ------------------------------------------------------------------------------
+
+    @property
+    def display(self) -> str:
+        return self.target.display
+
+    @property
+    def finished(self) -> bool:
+        return self.trace is not None
+
+    def add_breakpoint(self, line: int, file: str | None = None) -> None:
+        """Stop before `line` of `file` (absolute or display path; default: the script)."""
+        self._breaks = self._breaks | {(self._abs(file), line)}
+
+    def remove_breakpoint(self, line: int, file: str | None = None) -> None:
+        self._breaks = self._breaks - {(self._abs(file), line)}
+
+    def breakpoints(self) -> list[tuple[str, int]]:
+        """(display path, line) of every breakpoint."""
+        return sorted((self._display.get(f, f), ln) for f, ln in self._breaks)
+
+    def start(self, mode: Command = "step") -> None:
+        """Start the script in its thread; it pauses at the first line (mode `step`) and waits."""
+        self._interactive = True
+        self._mode = mode
+        self._launch()
+
+    def command(self, cmd: Command, timeout: float | None = 30.0) -> Step | None:
+        """Send a command and wait for the next pause. None when the script ended instead."""
+        self.send(cmd)
+        return self.wait(timeout)
+
+    def send(self, cmd: Command) -> None:
+        """Send a command without waiting (the UI's way)."""
+        if cmd not in COMMANDS:
+            raise ValueError(f"unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
+        if cmd == "stop":
+            self.stop()
+        else:
+            self._commands.put(cmd)
+
+    def wait(self, timeout: float | None = 30.0) -> Step | None:
+        """The next Step the worker posts; None once the run is over."""
+        while True:
+            try:
+                item = self._events.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError("the script did not pause in time") from None
+            if isinstance(item, Step):
+                return item
+            return None
+
+    def stop(self, reason: str = "stopped") -> None:
+        """End the script at its next line (never blocks)."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> Trace | None:
+        """Wait for the worker to finish; the Trace, or None if it is still running."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.trace
+
+    def record(self, timeout: float | None = None) -> Trace:
+        """Run headless to the end, recording a Step at every line; return the Trace."""
+        self._interactive = False
+        self._record = True
+        self._mode = "step"
+        return self._run_to_end(timeout)
+
+    def run(self, timeout: float | None = None) -> Trace:
+        """Run headless to the end without recording steps (flags only): the fast path of `check`."""
+        self._interactive = False
+        self._record = False
+        self._mode = "continue"
+        return self._run_to_end(timeout)
+
+    # --- RunContext for monitors ------------------------------------------------------------------
+
+    def emit(
+        self,
+        code: str,
+        severity: Severity,
+        message: str,
+        hint: str,
+        tensors: tuple[str, ...] = (),
+        data: dict[str, str] | None = None,
+        line: int | None = None,
+    ) -> Flag:
+        file, cur_line, function = self.location()
+        flag = Flag(
+            code=code,
+            severity=severity,
+            line=line if line is not None else cur_line,
+            function=function,
+            message=message,
+            hint=hint,
+            tensors=tuple(tensors),
+            file="" if file == self.target.display else file,
+            data=dict(data or {}),
+        )
+        self._pending_flags.append(flag)
+        self.flags.append(flag)
+        return flag
+
+    def user_frame(self) -> types.FrameType | None:
+        return self._cur_frame
+
+    def location(self) -> tuple[str, int, str]:
+        f = self._cur_frame
+        if f is None:
+            return self.target.display, self._last_module_line, "<module>"
+        return self._display_of(f.f_code.co_filename), f.f_lineno or 0, f.f_code.co_name
+
+    def source_line(self, frame: types.FrameType | None = None, line: int | None = None) -> str:
+        f = frame or self._cur_frame
+        if f is None:
+            return ""
+        lines = self._sources.get(self._display_of(f.f_code.co_filename), ())
+        n = line if line is not None else (f.f_lineno or 0)
+        return lines[n - 1] if 0 < n <= len(lines) else ""
+
+    def is_user_code(self, code: types.CodeType) -> bool:
+        """Whether `code` belongs to the user's files (the script and --trace modules)."""
+        known = self._user_code.get(code)
+        if known is None:
+            known = code.co_filename in self._user_files
+            self._user_code[code] = known
+        return known
+
+    # --- the worker -------------------------------------------------------------------------------
+
+    def _run_to_end(self, timeout: float | None) -> Trace:
+        self._launch()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.1)
+                if deadline is not None and time.monotonic() > deadline:
+                    self.stop("timeout")
+                    self._thread.join(2.0)
+                    break
+        except KeyboardInterrupt:
+            self.stop("stopped")
+            self._thread.join(2.0)
+        if self.trace is None:  # the script is stuck inside a call that never returns to its code
+            self.trace = self._make_trace(False, self._stop_reason, None, None)
+        return self.trace
+
+    def _launch(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a Session runs its script once; make a new Session to restart")
+        self._resolve_trace_modules()
+        self._capture.install()
+        self._thread = threading.Thread(target=self._worker, name="tensorscope-script", daemon=True)
+        self._thread.start()
+
+    def _resolve_trace_modules(self) -> None:
+        import importlib.util
+
+        for name in self.trace_modules:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is None:
+                script_dir = self.target.path.parent
+                candidate = script_dir / (name.replace(".", "/") + ".py")
+                files = [candidate] if candidate.exists() else []
+            elif spec.submodule_search_locations:
+                files = [p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py")]
+            elif spec.origin:
+                files = [Path(spec.origin)]
+            else:
+                files = []
+            for f in files:
+                path = str(f.absolute())
+                self._user_files.add(path)
+                try:
+                    text = f.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    text = ""
+                self._sources[self._display_of(path)] = tuple(text.splitlines())
+
+    def _worker(self) -> None:
+        completed, reason = False, "finished"
+        exc_info: ExceptionInfo | None = None
+        exit_code: int | None = None
+        target = self.target
+        assert target.code is not None
+        with ExitStack() as stack:
+            with target.as_main() as namespace:
+                self._namespace = namespace
+                for m in self.monitors:
+                    cm = m.activate(self)
+                    if cm is not None:
+                        stack.enter_context(cm)
+                sys.settrace(self._trace_call)
+                try:
+                    exec(target.code, namespace)
+                    completed = True
+                except _StopScript:
+                    reason = self._stop_reason
+                except SystemExit as exc:
+                    sys.settrace(None)
+                    exit_code = self._exit_status(exc)
+                    completed, reason = exit_code == 0, "exit"
+                except BaseException as exc:  # the script's own error: becomes a Step
+                    sys.settrace(None)
+                    reason = "exception"
+                    exc_info = self._on_script_exception(exc)
+                finally:
+                    sys.settrace(None)
+                    self._cur_frame = None
+                if reason in ("finished", "exit") and (self._record or self._interactive):
+                    self._end_step(namespace)
+                for m in self.monitors:
+                    try:
+                        m.on_finish(self)
+                    except Exception:
+                        pass
+        self._capture.uninstall()
+        self.trace = self._make_trace(completed, reason, exc_info, exit_code)
+        self._events.put(self.trace)
+        if self.on_end is not None:
+            self.on_end(self.trace)
+
+    def _exit_status(self, exc: SystemExit) -> int:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        # plain python prints a non-int exit argument to stderr and exits 1
+        sys.stderr.write(f"{code}\n")
+        return 1
+
+    def _make_trace(
+        self, completed: bool, reason: str, exc: ExceptionInfo | None, exit_code: int | None
+    ) -> Trace:
+        return Trace(
+            script=self.target.display,
+            argv=tuple(self.target.argv[1:]),
+            sources=dict(self._sources),
+            steps=tuple(self.steps),
+            completed=completed,
+            end_reason=reason,
+            exception=exc,
+            exit_code=exit_code,
+            stdout=self._capture.total("stdout"),
+            stderr=self._capture.total("stderr"),
+            flags=tuple(self.flags),
+        )
+
+    # --- tracing --------------------------------------------------------------------------------
+
+    def _trace_call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        known = self._user_code.get(code)
+        if known is None:
+            known = self.is_user_code(code) and code.co_name not in _NOT_STEPPED
+            self._user_code[code] = known
+        if not known:
+            return None
+        parent = frame.f_back
+        depth = 0
+        while parent is not None:
+            d = self._depth.get(parent)
+            if d is not None:
+                depth = d + 1
+                break
+            parent = parent.f_back
+        self._depth[frame] = depth
+        return self._trace_local
+
+    def _trace_local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        try:
+            if event == "line":
+                self._on_line(frame)
+            elif event == "return":
+                self._on_return(frame)
+            elif event == "exception":
+                self._unwinding.add(frame)
+        except _StopScript:
+            raise
+        except Exception as exc:  # a bug of ours must never become the script's exception
+            self.internal_errors.append(f"{type(exc).__name__}: {exc}")
+        return self._trace_local
+
+    def _on_line(self, frame: types.FrameType) -> None:
+        if self._stop.is_set():
+            raise _StopScript
+        if self._unwinding:
+            self._unwinding.discard(frame)
+        self._cur_frame = frame
+        line = frame.f_lineno
+        if frame.f_code is self.target.code:
+            self._last_module_line = line
+        for m in self._line_monitors:
+            try:
+                m.on_line(self, frame, line)
+            except Exception:
+                pass
+        mode = self._mode
+        if mode == "step":
+            stop = True
+        elif (frame.f_code.co_filename, line) in self._breaks:
+            stop = True
+        elif mode == "next":
+            stop = self._depth.get(frame, 0) <= self._cmd_depth
+        elif mode == "finish":
+            stop = self._depth.get(frame, 0) < self._cmd_depth
+        else:
+            stop = self.stop_on_flags and any(
+                f.severity != "info" for f in self._pending_flags
+            )
+        if stop:
+            self._pause(frame, "line", line)
+
+    def _on_return(self, frame: types.FrameType) -> None:
+        depth = self._depth.pop(frame, 0)
+        unwinding = frame in self._unwinding
+        if unwinding:
+            self._unwinding.discard(frame)
+        if frame.f_code is self.target.code:
+            return  # the module's end is recorded once exec() returns
+        parent = frame.f_back
+        while parent is not None and parent not in self._depth:
+            parent = parent.f_back
+        if not unwinding and not self._stop.is_set():
+            mode = self._mode
+            if mode == "step" or (mode == "next" and depth <= self._cmd_depth):
+                self._depth[frame] = depth  # still on screen while paused
+                try:
+                    self._pause(frame, "return", frame.f_lineno)
+                finally:
+                    self._depth.pop(frame, None)
+        self._cur_frame = parent
+
+    def _pause(self, frame: types.FrameType, event: str, line: int) -> None:
+        step = self._make_step(frame, event, line)
+        self._publish(step)
+        if self.max_steps is not None and self._step_count >= self.max_steps:
+            self._stop_reason = "max-steps"
+            raise _StopScript
+        if self._interactive:
+            self._apply(self._wait_command(), self._depth.get(frame, 0))
+
+    def _publish(self, step: Step) -> None:
+        self._step_count += 1
+        if self.keep_steps:
+            self.steps.append(step)
+        if self._interactive:
+            self._events.put(step)
+        if self.on_step is not None:
+            try:
+                self.on_step(step)
+            except Exception:
+                pass
+
+    def _wait_command(self) -> str:
+        while True:
+            if self._stop.is_set():
+                raise _StopScript
+            try:
+                return self._commands.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def _apply(self, cmd: str, depth: int) -> None:
+        self._mode = cmd
+        self._cmd_depth = depth
+
+    # --- making Steps -----------------------------------------------------------------------------
+
+    def _display_of(self, filename: str) -> str:
+        shown = self._display.get(filename)
+        if shown is None:
+            shown = display_path(filename)
+            self._display[filename] = shown
+        return shown
+
+    def _abs(self, file: str | None) -> str:
+        if file is None:
+            return str(self.target.path)
+        for absolute, shown in self._display.items():
+            if file == shown:
+                return absolute
+        return str(Path(file).absolute())
+
+    def _stack(self, frame: types.FrameType | None) -> tuple[FrameInfo, ...]:
+        frames: list[FrameInfo] = []
+        f = frame
+        while f is not None:
+            if f in self._depth or f is frame:
+                frames.append(self._frame_info(f, f.f_lineno or 0))
+            f = f.f_back
+        return tuple(reversed(frames))
+
+    def _frame_info(self, f: types.FrameType, line: int) -> FrameInfo:
+        display = self._display_of(f.f_code.co_filename)
+        lines = self._sources.get(display, ())
+        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        return FrameInfo(file=display, line=line, function=f.f_code.co_name, code=code)
+
+    def _make_step(
+        self,
+        frame: types.FrameType | None,
+        event: str,
+        line: int,
+        namespace: dict[str, Any] | None = None,
+        exception: ExceptionInfo | None = None,
+        stack: tuple[FrameInfo, ...] | None = None,
+    ) -> Step:
+        scope = namespace if namespace is not None else scope_of(frame) if frame else {}
+        tensors, optimizers = collect(scope, self._stats)
+        out, err = self._capture.take()
+        flags = tuple(self._pending_flags)
+        self._pending_flags.clear()
+        file = self._display_of(frame.f_code.co_filename) if frame else self.target.display
+        prev = self._last_pause
+        self._last_pause = (file, line)
+        if stack is None:
+            stack = self._stack(frame)
+        return Step(
+            index=self._step_count,
+            file=file,
+            line=line,
+            function=frame.f_code.co_name if frame else "<module>",
+            depth=max(0, len(stack) - 1),
+            event=event,  # type: ignore[arg-type]
+            prev_line=prev[1] if prev else None,
+            prev_file=prev[0] if prev else None,
+            tensors=tensors,
+            optimizers=optimizers,
+            flags=flags,
+            stdout=out,
+            stderr=err,
+            exception=exception,
+            grad_enabled=torch.is_grad_enabled(),
+            stack=stack,
+        )
+
+    def _end_step(self, namespace: dict[str, Any]) -> None:
+        line = self._last_module_line
+        info = FrameInfo(self.target.display, line, "<module>", self._module_code(line))
+        step = self._make_step(None, "end", line, namespace=namespace, stack=(info,))
+        self._publish(step)
+
+    def _module_code(self, line: int) -> str:
+        lines = self.target.lines
+        return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+    def _on_script_exception(self, exc: BaseException) -> ExceptionInfo:
+        user_tbs = []
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename in self._user_files:
+                user_tbs.append(tb)
+            tb = tb.tb_next
+        frames = tuple(self._frame_info(t.tb_frame, t.tb_lineno) for t in user_tbs)
+        last = user_tbs[-1] if user_tbs else None
+        frame = last.tb_frame if last is not None else None
+        line = last.tb_lineno if last is not None else self._last_module_line
+        info = ExceptionInfo(
+            type=_exception_type_name(exc),
+            message=str(exc),
+            line=line,
+            function=frame.f_code.co_name if frame else "<module>",
+            file=self._display_of(frame.f_code.co_filename) if frame else self.target.display,
+            traceback=frames,
+        )
+        self._cur_frame = frame
+        for m in self.monitors:
+            try:
+                if m.on_exception(self, exc, frame, line):
+                    break
+            except Exception:
+                continue
+        if self._record or self._interactive:
+            step = self._make_step(frame, "exception", line, exception=info, stack=frames or None)
+            self._publish(step)
+        return info
+
+
+def _exception_type_name(exc: BaseException) -> str:
+    """The exception's type as Python's traceback prints it."""
+    cls = type(exc)
+    module = cls.__module__
+    if module in ("__main__", "builtins"):
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
+

@@ -1,0 +1,305 @@
+"""The data that flows from the engine to every consumer: plain, frozen records with a JSON round-trip.
+
+Nothing else in the package is needed to read a trace: this module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+SCHEMA = 1
+"""Version of the trace format; bumped when a field changes meaning. Readers accept older versions."""
+
+Severity = Literal["error", "warning", "info"]
+StepEvent = Literal["line", "return", "exception", "end"]
+SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary statistics of a tensor's values (floating point and integer tensors only)."""
+
+    min: float
+    max: float
+    mean: float
+    std: float
+    nan: int = 0
+    """How many elements are NaN."""
+    inf: int = 0
+    """How many elements are +Inf or -Inf."""
+
+
+@dataclass(frozen=True)
+class GradView:
+    """The `.grad` of a tensor at one step."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    device: str
+    norm: float | None = None
+    """L2 norm of the gradient (None when it could not be computed, e.g. integer dtype)."""
+    preview: str | None = None
+    """The values, formatted, for small gradients only."""
+
+
+@dataclass(frozen=True)
+class TensorView:
+    """One tensor in scope at one step: metadata always, values only when small."""
+
+    name: str
+    """How the user reaches it: `w`, `model.0.weight`, `batch[0]`, `state["h"]`."""
+    shape: tuple[int, ...]
+    dtype: str
+    """Short dtype name: `float32`, `int64`, `bool`."""
+    device: str
+    """`cpu`, `cuda:0`, ..."""
+    requires_grad: bool
+    is_leaf: bool
+    grad_fn: str | None
+    """Name of the autograd node that made it (`AddBackward0`), None for leaves."""
+    version: int
+    """The tensor's `_version`: bumped by every in-place change."""
+    numel: int
+    kind: str = "tensor"
+    """`tensor`, `parameter` (of an nn.Module) or `buffer`."""
+    preview: str | None = None
+    """The values, formatted, for small tensors only."""
+    stats: Stats | None = None
+    """min/max/mean/std and NaN/Inf counts, for tensors small enough to summarise cheaply."""
+    grad: GradView | None = None
+    """Its `.grad` (read only for leaves and tensors that retain grad)."""
+
+    @property
+    def shape_text(self) -> str:
+        """Shape as people write it: `()` for scalars, `4×1` otherwise."""
+        return "()" if not self.shape else "×".join(str(d) for d in self.shape)
+
+
+@dataclass(frozen=True)
+class OptimizerView:
+    """An optimizer in scope, summarised."""
+
+    name: str
+    type: str
+    """Class name: `SGD`, `Adam`."""
+    lr: float | None
+    param_count: int
+    """How many tensors it updates."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A pitfall detected at one line. `code` is a public, stable identifier."""
+
+    code: str
+    severity: Severity
+    line: int
+    function: str
+    message: str
+    """One sentence naming the user's variables."""
+    hint: str
+    """How to fix it."""
+    tensors: tuple[str, ...] = ()
+    """Names of the tensors involved."""
+    file: str = ""
+    """Display path of the file the line is in (empty: the main script)."""
+    data: dict[str, str] = field(default_factory=dict, hash=False)
+    """Named values the explanation catalogue fills in (variable names, values, shapes)."""
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """One frame of a call stack or traceback, in user code."""
+
+    file: str
+    line: int
+    function: str
+    code: str = ""
+    """The source line, stripped."""
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """An exception raised by the script, with the traceback cut to the user's frames."""
+
+    type: str
+    message: str
+    line: int
+    function: str = "<module>"
+    file: str = ""
+    traceback: tuple[FrameInfo, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The traceback as Python prints it, user frames only."""
+        out = ["Traceback (most recent call last):"]
+        for fr in self.traceback:
+            out.append(f'  File "{fr.file}", line {fr.line}, in {fr.function}')
+            if fr.code:
+                out.append(f"    {fr.code}")
+        out.append(f"{self.type}: {self.message}" if self.message else self.type)
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The state at one pause: about to run `line`, having just run `prev_line`."""
+
+    index: int
+    file: str
+    """Display path of the file being executed."""
+    line: int
+    """The next line to run (for `return`/`exception`/`end` steps: the line where that happened)."""
+    function: str
+    depth: int
+    """How many of the user's frames are below this one (0 at module level)."""
+    event: StepEvent = "line"
+    prev_line: int | None = None
+    """The line executed just before this pause (None at the first step)."""
+    prev_file: str | None = None
+    tensors: tuple[TensorView, ...] = ()
+    optimizers: tuple[OptimizerView, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    """Flags raised since the previous pause."""
+    stdout: str = ""
+    """What the script printed to stdout since the previous pause."""
+    stderr: str = ""
+    exception: ExceptionInfo | None = None
+    grad_enabled: bool = True
+    """False inside `torch.no_grad()`."""
+    stack: tuple[FrameInfo, ...] = ()
+    """The user's frames, outermost first; the last is this step's frame."""
+
+    def tensor(self, name: str) -> TensorView | None:
+        """The tensor called `name` at this step, if in scope."""
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        return None
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """Devices of the tensors in scope, in first-seen order."""
+        seen: dict[str, None] = {}
+        for t in self.tensors:
+            seen.setdefault(t.device, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A whole run of a script: its source, every recorded step and how it ended."""
+
+    script: str
+    """Display path of the script."""
+    argv: tuple[str, ...] = ()
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Source lines of every traced file, keyed by display path."""
+    steps: tuple[Step, ...] = ()
+    completed: bool = False
+    """True when the script ran to its end (or exited with status 0)."""
+    end_reason: str = "finished"
+    """`finished`, `exception`, `exit` (SystemExit), `max-steps`, `stopped` or `timeout`."""
+    exception: ExceptionInfo | None = None
+    exit_code: int | None = None
+    """The status of a SystemExit, None when the script did not call exit."""
+    stdout: str = ""
+    stderr: str = ""
+    flags: tuple[Flag, ...] = ()
+    """Every flag raised during the run, in order."""
+    simulated_cuda: bool = False
+    schema: int = SCHEMA
+
+    @property
+    def source(self) -> tuple[str, ...]:
+        """The main script's source lines."""
+        return self.sources.get(self.script, ())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return _to_json(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
+        """Rebuild a Trace from `to_dict` output; raises ValueError when it is not one."""
+        if not isinstance(data, dict) or "script" not in data:
+            raise ValueError("not a tensorscope trace (no 'script' field)")
+        schema = data.get("schema", SCHEMA)
+        if not isinstance(schema, int) or schema > SCHEMA:
+            raise ValueError(f"trace schema {schema!r} is newer than this tensorscope ({SCHEMA})")
+        try:
+            return _from_json(cls, data)
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"malformed trace: {exc}") from exc
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+# --- JSON round-trip -----------------------------------------------------------------------------
+
+def _to_json(obj: Any) -> Any:
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: _to_json(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, tuple | list):
+        return [_to_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _to_json(v) for k, v in obj.items()}
+    return obj
+
+
+def _from_json(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass `cls` from a dict, converting nested records and lists back to tuples."""
+    kwargs: dict[str, Any] = {}
+    names = {f.name for f in fields(cls)}
+    for key, value in data.items():
+        if key not in names:
+            continue  # a field from a newer minor version: ignore
+        kwargs[key] = _convert(cls, key, value)
+    return cls(**kwargs)
+
+
+# field name -> record type of its items (or of itself)
+_RECORD_FIELDS: dict[tuple[type, str], type] = {}
+
+
+def _convert(cls: type, key: str, value: Any) -> Any:
+    target = _RECORD_FIELDS.get((cls, key))
+    if value is None:
+        return None
+    if target is not None:
+        if isinstance(value, list):
+            return tuple(_from_json(target, v) for v in value)
+        return _from_json(target, value)
+    if key == "sources":
+        return {k: tuple(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+_RECORD_FIELDS.update(
+    {
+        (TensorView, "stats"): Stats,
+        (TensorView, "grad"): GradView,
+        (ExceptionInfo, "traceback"): FrameInfo,
+        (Step, "tensors"): TensorView,
+        (Step, "optimizers"): OptimizerView,
+        (Step, "flags"): Flag,
+        (Step, "exception"): ExceptionInfo,
+        (Step, "stack"): FrameInfo,
+        (Trace, "steps"): Step,
+        (Trace, "flags"): Flag,
+        (Trace, "exception"): ExceptionInfo,
+    }
+)

@@ -1,0 +1,117 @@
+"""Plain-text reports of a Trace: the step-by-step `trace` report and the `check` summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tensorscope.diff import Change, diff_steps
+from tensorscope.explain.catalogue import render
+from tensorscope.model import Flag, Step, Trace
+
+SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+
+
+def _code_at(trace: Trace, file: str | None, line: int | None) -> str:
+    if line is None:
+        return ""
+    lines = trace.sources.get(file or trace.script, ())
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def format_change(c: Change) -> str:
+    if c.kind == "new":
+        return f"+ {c.name}: {c.after}"
+    if c.kind == "gone":
+        return f"- {c.name}"
+    if c.kind == "grad":
+        return f"~ {c.name}.grad: {c.before} → {c.after}"
+    if c.kind == "value":
+        return f"~ {c.name}: {c.before} → {c.after}"
+    return f"~ {c.name}.{c.kind}: {c.before} → {c.after}"
+
+
+def format_flag(flag: Flag, lang: str = "en", explain: bool = False) -> list[str]:
+    text = render(flag.code, lang, flag.data) if flag.data else None
+    message = text.message if text and lang != "en" else flag.message
+    lines = [f"{SEVERITY_MARK.get(flag.severity, '!')} {flag.severity} {flag.code} "
+             f"(line {flag.line}, in {flag.function}): {message}"]
+    if explain and text is not None and text.cause:
+        lines.append(f"  {'why' if lang == 'en' else '原因'}: {text.cause}")
+    fix = text.fix if text and lang != "en" else flag.hint
+    if fix:
+        lines.append(f"  {'fix' if lang == 'en' else '修复'}: {fix}")
+    return lines
+
+
+def step_header(trace: Trace, step: Step, prev: Step | None) -> str:
+    if prev is None:
+        return f"[{step.index:>4}] start at line {step.line} in {step.function}: " \
+               f"{_code_at(trace, step.file, step.line)}"
+    where = f"line {step.prev_line:>3} in {prev.function}"
+    code = _code_at(trace, step.prev_file, step.prev_line)
+    if prev.event == "return":
+        return f"[{step.index:>4}] returned from {prev.function} to line {step.line} in {step.function}"
+    if step.event == "exception":
+        return f"[{step.index:>4}] line {step.line:>3} in {step.function}: " \
+               f"{_code_at(trace, step.file, step.line)}  ← raised"
+    return f"[{step.index:>4}] ran {where}: {code}"
+
+
+def trace_report(trace: Trace, lang: str = "en") -> str:
+    """Each step: the line just run, the tensors it changed, what it printed, the flags it raised."""
+    out = [f"tensorscope trace · {trace.script}" + (f" {' '.join(trace.argv)}" if trace.argv else "")]
+    prev: Step | None = None
+    for step in trace.steps:
+        out.append(step_header(trace, step, prev))
+        out.extend("         " + format_change(c) for c in diff_steps(prev, step))
+        for line in step.stdout.splitlines():
+            out.append(f"         > {line}")
+        for line in step.stderr.splitlines():
+            out.append(f"         ! {line}")
+        for flag in step.flags:
+            out.extend("         " + s for s in format_flag(flag, lang))
+        if step.event == "return":
+            out.append(f"[{step.index:>4}] return from {step.function} (line {step.line})")
+        prev = step
+    out.append(ending(trace))
+    return "\n".join(out) + "\n"
+
+
+def ending(trace: Trace) -> str:
+    """One line saying how the run ended."""
+    n = len(trace.steps)
+    if trace.end_reason == "exception" and trace.exception is not None:
+        e = trace.exception
+        return f"✖ {e.type}: {e.message} (line {e.line}, in {e.function})"
+    if trace.end_reason == "exit":
+        return f"exited with status {trace.exit_code} after {n} steps"
+    if trace.end_reason == "max-steps":
+        return f"stopped after {n} steps (--max-steps reached); the script did not finish"
+    if trace.end_reason == "timeout":
+        return "stopped: the time limit (--timeout) was reached; the script did not finish"
+    if trace.end_reason == "stopped":
+        return f"stopped after {n} steps; the script did not finish"
+    return f"finished after {n} steps" if n else "finished"
+
+
+def check_report(trace: Trace, lang: str = "en") -> str:
+    """Flags grouped by line, each with cause and fix; then a one-line verdict."""
+    out = [f"tensorscope check · {trace.script}"]
+    by_line: dict[tuple[str, int], list[Flag]] = {}
+    for f in trace.flags:
+        by_line.setdefault((f.file or trace.script, f.line), []).append(f)
+    for (file, line), flags in sorted(by_line.items(), key=lambda kv: (kv[0][0] != trace.script, kv[0])):
+        out.append(f"{file}:{line}: {_code_at(trace, file, line)}")
+        for f in flags:
+            out.extend("  " + s for s in format_flag(f, lang, explain=True))
+    out.append(verdict(trace.flags, trace))
+    return "\n".join(out) + "\n"
+
+
+def verdict(flags: Iterable[Flag], trace: Trace) -> str:
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for f in flags:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    summary = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items())
+    end = ending(trace) if trace.end_reason != "finished" else "the script finished"
+    return f"{summary}; {end}"
