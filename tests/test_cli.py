@@ -1,0 +1,94 @@
+"""The command line: trace, list and the error paths every user meets first."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tensorscope.model import Trace
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tensorscope(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "tensorscope", *args],
+        capture_output=True, text=True, cwd=cwd or REPO, env=env, timeout=120,
+    )
+
+
+class TestErrors:
+    """A script that cannot run: one clear line on stderr, exit code 2, no traceback."""
+
+    @pytest.mark.parametrize(
+        ("make", "expected"),
+        [
+            (lambda d: d / "missing.py", "no such file"),
+            (lambda d: d, "is a directory"),
+        ],
+    )
+    def test_cannot_run(self, tmp_path, make, expected):
+        proc = tensorscope("trace", str(make(tmp_path)))
+        assert proc.returncode == 2
+        assert expected in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+    def test_syntax_error_shows_line_and_caret(self, tmp_path):
+        bad = tmp_path / "bad.py"
+        bad.write_text("import torch\nx = torch.ones(2\n")
+        proc = tensorscope("check", str(bad))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert "bad.py:2: syntax error" in proc.stderr and "^" in proc.stderr
+
+    def test_unknown_scenario_points_at_list(self):
+        proc = tensorscope("trace", "no_such_scenario")
+        assert proc.returncode == 2 and "tensorscope list" in proc.stderr
+
+
+class TestTrace:
+    """`tensorscope trace` reports every step and round-trips as JSON."""
+
+    def test_json_round_trip_and_file_output(self, tmp_path, write_script):
+        path = write_script("import torch\nw = torch.ones(1, requires_grad=True)\n(w * 2).sum().backward()\n")
+        proc = tensorscope("trace", str(path), "--json")
+        assert proc.returncode == 0, proc.stderr
+        trace = Trace.from_dict(json.loads(proc.stdout))
+        assert trace.completed and trace.steps[-1].tensor("w").grad.preview == "[2]"
+        out = tmp_path / "lesson.json"
+        proc = tensorscope("trace", str(path), "-o", str(out))
+        assert proc.returncode == 0 and proc.stdout == ""
+        assert Trace.from_json(out.read_text()) .steps[-1].tensor("w").grad.preview == "[2]"
+
+    def test_script_arguments_after_double_dash(self, write_script):
+        path = write_script("import sys\nprint(sys.argv[1:])\n")
+        proc = tensorscope("trace", str(path), "--", "--epochs", "3")
+        assert "> ['--epochs', '3']" in proc.stdout
+
+    def test_max_steps(self, write_script):
+        path = write_script("while True:\n    pass\n")
+        proc = tensorscope("trace", str(path), "--max-steps", "20")
+        assert "stopped after 20 steps (--max-steps reached)" in proc.stdout
+
+    def test_report_shows_grads_filling(self, write_script):
+        path = write_script(
+            """
+            import torch
+            w = torch.tensor([1.0], requires_grad=True)
+            loss = (w * 3).sum()
+            loss.backward()
+            with torch.no_grad():
+                w -= 0.1 * w.grad
+            w.grad.zero_()
+            """
+        )
+        out = tensorscope("trace", str(path)).stdout
+        assert "ran line   4 in <module>: loss.backward()" in out
+        assert "~ w.grad: None → [3]" in out
+        assert "~ w: [1] → [0.7]" in out
+        assert "~ w.grad: [3] → [0]" in out

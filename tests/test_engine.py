@@ -1,0 +1,287 @@
+"""The engine: stepping semantics, tensor collection, output, exceptions, exits, argv."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tensorscope.engine import ScriptError, ScriptTarget, Session
+from tensorscope.model import Step, Trace
+
+LOOP = """
+import torch
+
+def double(x):
+    y = x * 2
+    return y
+
+total = 0
+for i in range(3):
+    total = total + i
+    z = double(torch.tensor([float(i)]))
+print("done", total)
+"""
+
+
+def lines(steps: list[Step]) -> list[int]:
+    return [s.line for s in steps]
+
+
+class TestStepping:
+    """step / next / finish / continue / breakpoints behave as in pdb."""
+
+    def drive(self, path: Path, commands: list[str], **kw: object) -> list[Step]:
+        session = Session(str(path), **kw)  # type: ignore[arg-type]
+        session.start()
+        steps = [session.wait(10)]
+        for cmd in commands:
+            step = session.command(cmd, 10)  # type: ignore[arg-type]
+            if step is None:
+                break
+            steps.append(step)
+        session.stop()
+        session.join(5)
+        assert session.internal_errors == []
+        return [s for s in steps if s is not None]
+
+    def test_step_enters_user_functions(self, write_script):
+        steps = self.drive(write_script(LOOP), ["step"] * 8)
+        assert lines(steps) == [1, 3, 7, 8, 9, 10, 4, 5, 5]
+        assert [s.function for s in steps][6:] == ["double", "double", "double"]
+        assert steps[6].depth == 1 and steps[5].depth == 0
+        assert steps[8].event == "return"
+        assert [f.function for f in steps[6].stack] == ["<module>", "double"]
+
+    def test_next_steps_over_calls(self, write_script):
+        steps = self.drive(write_script(LOOP), ["next"] * 7)
+        assert lines(steps) == [1, 3, 7, 8, 9, 10, 8, 9]
+        assert all(s.function == "<module>" for s in steps)
+
+    def test_finish_returns_to_caller(self, write_script):
+        steps = self.drive(write_script(LOOP), ["step"] * 6 + ["finish"])
+        assert steps[6].function == "double"
+        assert (steps[7].function, steps[7].line) == ("<module>", 8)
+
+    def test_continue_stops_at_breakpoints_each_iteration(self, write_script):
+        steps = self.drive(write_script(LOOP), ["continue"] * 4, breakpoints=[4])
+        assert lines(steps) == [1, 4, 4, 4, 7 + 4]  # three calls, then the end step
+        assert steps[-1].event == "end"
+        assert [s.tensor("x").preview for s in steps[1:4]] == ["[0]", "[1]", "[2]"]
+
+    def test_breakpoint_added_while_running(self, write_script):
+        session = Session(str(write_script(LOOP)))
+        session.start()
+        session.wait(10)
+        session.add_breakpoint(10)
+        first = session.command("continue", 10)
+        assert first is not None and first.line == 10
+        session.remove_breakpoint(10)
+        assert session.command("continue", 10).event == "end"
+        assert session.command("continue", 10) is None
+        assert session.trace is not None and session.trace.completed
+
+    def test_prev_line_is_the_line_just_run(self, write_script):
+        steps = self.drive(write_script(LOOP), ["next"] * 4)
+        assert [s.prev_line for s in steps] == [None, 1, 3, 7, 8]
+
+    def test_stop_mid_loop_never_hangs(self, write_script):
+        path = write_script("i = 0\nwhile True:\n    i += 1\n")
+        session = Session(str(path))
+        session.start()
+        session.wait(10)
+        session.send("continue")
+        session.stop()
+        trace = session.join(5)
+        assert trace is not None and trace.end_reason == "stopped" and not trace.completed
+
+    def test_max_steps_caps_the_trace(self, write_script):
+        trace = Session(str(write_script("while True:\n    pass\n")), max_steps=50).record()
+        assert len(trace.steps) == 50 and trace.end_reason == "max-steps" and not trace.completed
+
+
+class TestCollection:
+    """What counts as a tensor in scope, and how it is recorded."""
+
+    def test_module_params_containers_and_optimizer(self, write_script):
+        path = write_script(
+            """
+            import torch
+            from torch import nn
+            torch.manual_seed(0)
+            model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            batch = [torch.ones(2), torch.zeros(3)]
+            state = {"h": torch.ones(1)}
+            big = torch.zeros(1000, 1000)
+            end = 1
+            """
+        )
+        trace = Session(str(path)).record()
+        last = trace.steps[-1]
+        names = [t.name for t in last.tensors]
+        assert "model.0.weight" in names and "model.1.running_mean" in names
+        assert last.tensor("model.0.weight").kind == "parameter"
+        assert last.tensor("model.1.running_mean").kind == "buffer"
+        assert {"batch[0]", "batch[1]", "state['h']"} <= set(names)
+        big = last.tensor("big")
+        assert big.numel == 1_000_000 and big.preview is None and big.stats is not None
+        assert big.stats.mean == 0.0
+        assert last.optimizers[0].type == "SGD" and last.optimizers[0].lr == pytest.approx(0.1)
+        assert last.optimizers[0].param_count == 4
+
+    def test_grad_recorded_and_non_leaf_grad_not_touched(self, write_script):
+        path = write_script(
+            """
+            import torch
+            w = torch.tensor([1.0, 2.0], requires_grad=True)
+            y = (w * 3).sum()
+            y.backward()
+            end = 1
+            """
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # reading y.grad would warn
+            trace = Session(str(path)).record()
+        assert trace.stderr == ""
+        last = trace.steps[-1]
+        assert last.tensor("w").grad.preview == "[3, 3]"
+        assert last.tensor("y").grad is None and last.tensor("y").grad_fn == "SumBackward0"
+        assert not last.tensor("y").is_leaf
+
+    def test_history_is_a_snapshot_not_an_alias(self, write_script):
+        path = write_script(
+            """
+            import torch
+            w = torch.zeros(2)
+            w += 1
+            w += 1
+            """
+        )
+        trace = Session(str(path)).record()
+        seen = [s.tensor("w").preview for s in trace.steps if s.tensor("w")]
+        assert seen == ["[0, 0]", "[1, 1]", "[2, 2]"]
+        versions = [s.tensor("w").version for s in trace.steps if s.tensor("w")]
+        assert versions == sorted(versions) and versions[0] < versions[-1]
+
+    def test_nan_stats(self, write_script):
+        path = write_script("import torch\nx = torch.tensor([1.0, float('nan'), float('inf')])\nend = 1\n")
+        stats = Session(str(path)).record().steps[-1].tensor("x").stats
+        assert (stats.nan, stats.inf, stats.min, stats.max) == (1, 1, 1.0, 1.0)
+
+    def test_grad_mode_recorded(self, write_script):
+        path = write_script("import torch\nwith torch.no_grad():\n    a = 1\nb = 2\n")
+        trace = Session(str(path)).record()
+        modes = {s.line: s.grad_enabled for s in trace.steps if s.event == "line"}
+        assert modes[3] is False and modes[4] is True
+
+
+class TestRunning:
+    """The script runs as under plain python: __main__, argv, sys.path, output, errors, exits."""
+
+    def test_main_argv_file_and_path(self, write_script, tmp_path):
+        (tmp_path / "helper_mod.py").write_text("VALUE = 42\n")
+        path = write_script(
+            """
+            import sys, helper_mod
+            print(__name__, sys.argv[1:], helper_mod.VALUE, __file__)
+            """
+        )
+        saved_argv, saved_path0 = sys.argv[:], sys.path[0]
+        trace = Session(str(path), ["--epochs", "3"]).record()
+        assert trace.stdout == f"__main__ ['--epochs', '3'] 42 {path}\n"
+        assert sys.argv == saved_argv and sys.path[0] == saved_path0
+        assert sys.modules["__main__"].__name__ == "__main__" and not hasattr(
+            sys.modules["__main__"], "helper_mod"
+        )
+
+    def test_output_captured_per_step(self, write_script, capsys):
+        path = write_script("print('a')\nx = 1\nprint('b', file=__import__('sys').stderr)\ny = 2\n")
+        trace = Session(str(path)).record()
+        outs = [(s.line, s.stdout, s.stderr) for s in trace.steps if s.stdout or s.stderr]
+        assert outs == [(2, "a\n", ""), (4, "", "b\n")]
+        assert trace.stdout == "a\n" and trace.stderr == "b\n"
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err == ""
+
+    def test_exception_becomes_a_step_at_the_users_line(self, write_script):
+        path = write_script(
+            """
+            import torch
+
+            def forward(x):
+                return x @ torch.ones(3, 2)
+
+            a = torch.ones(2, 2)
+            out = forward(a)
+            """
+        )
+        trace = Session(str(path)).record()
+        assert trace.end_reason == "exception" and not trace.completed
+        exc = trace.exception
+        assert exc.type == "RuntimeError" and "cannot be multiplied" in exc.message
+        assert (exc.line, exc.function) == (4, "forward")
+        assert [(f.line, f.function) for f in exc.traceback] == [(7, "<module>"), (4, "forward")]
+        assert all("torch" not in f.file for f in exc.traceback)
+        last = trace.steps[-1]
+        assert last.event == "exception" and last.line == 4 and last.tensor("x").shape == (2, 2)
+
+    def test_exception_message_equals_plain_python(self, write_script):
+        import subprocess
+
+        path = write_script("class Oops(Exception):\n    pass\nraise Oops('bad thing')\n")
+        proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True)
+        trace = Session(str(path)).record()
+        assert proc.stderr.strip().splitlines()[-1] == f"{trace.exception.type}: {trace.exception.message}"
+        assert trace.exception.text.splitlines()[-1] == "Oops: bad thing"
+
+    @pytest.mark.parametrize(
+        ("body", "code", "completed"),
+        [("sys.exit()", 0, True), ("sys.exit(0)", 0, True), ("sys.exit(3)", 3, False),
+         ("sys.exit('failed')", 1, False)],
+    )
+    def test_system_exit(self, write_script, body, code, completed):
+        path = write_script(f"import sys\nprint('before')\n{body}\nprint('after')\n")
+        trace = Session(str(path)).record()
+        assert trace.end_reason == "exit" and trace.exit_code == code
+        assert trace.completed is completed and trace.exception is None
+        assert trace.stdout == "before\n"
+
+    def test_pickle_sees_a_real_main(self, write_script, tmp_path):
+        path = write_script(
+            f"""
+            import pickle
+            class Point:
+                def __init__(self, x):
+                    self.x = x
+            data = pickle.dumps(Point(3))
+            print(pickle.loads(data).x, type(pickle.loads(data)).__module__)
+            """
+        )
+        assert Session(str(path)).run().stdout == "3 __main__\n"
+
+    def test_script_errors(self, tmp_path):
+        with pytest.raises(ScriptError, match="no such file"):
+            ScriptTarget.load(str(tmp_path / "missing.py"))
+        with pytest.raises(ScriptError, match="directory"):
+            ScriptTarget.load(str(tmp_path))
+        bad = tmp_path / "bad.py"
+        bad.write_text("x = (1,\n")
+        with pytest.raises(ScriptError, match=r"bad.py:1: syntax error"):
+            ScriptTarget.load(str(bad))
+
+    def test_coding_cookie_and_crlf(self, tmp_path):
+        path = tmp_path / "latin.py"
+        path.write_bytes("# -*- coding: latin-1 -*-\r\nprint('caf\xe9')\r\n".encode("latin-1"))
+        assert Session(str(path)).run().stdout == "café\n"
+
+    def test_trace_round_trips_through_json(self, write_script):
+        trace = Session(str(write_script(LOOP))).record()
+        again = Trace.from_json(trace.to_json())
+        assert again == trace and again.steps[5].tensors == trace.steps[5].tensors
+        with pytest.raises(ValueError):
+            Trace.from_json("{\"nope\": 1}")
+        with pytest.raises(ValueError):
+            Trace.from_json("not json")
