@@ -44,17 +44,18 @@ def format_flag(flag: Flag, lang: str = "en", explain: bool = False) -> list[str
 
 
 def step_header(trace: Trace, step: Step, prev: Step | None) -> str:
-    if prev is None:
-        return f"[{step.index:>4}] start at line {step.line} in {step.function}: " \
-               f"{_code_at(trace, step.file, step.line)}"
-    where = f"line {step.prev_line:>3} in {prev.function}"
-    code = _code_at(trace, step.prev_file, step.prev_line)
-    if prev.event == "return":
-        return f"[{step.index:>4}] returned from {prev.function} to line {step.line} in {step.function}"
+    """`[  12] ran line  24: loss.backward()`, plus where execution went when it changed frame."""
+    n = f"[{step.index:>4}]"
+    if prev is None or step.prev_line is None:
+        return f"{n} start at line {step.line}: {_code_at(trace, step.file, step.line)}"
+    text = f"{n} ran line {step.prev_line:>3}: {_code_at(trace, step.prev_file, step.prev_line)}"
     if step.event == "exception":
-        return f"[{step.index:>4}] line {step.line:>3} in {step.function}: " \
-               f"{_code_at(trace, step.file, step.line)}  ← raised"
-    return f"[{step.index:>4}] ran {where}: {code}"
+        return f"{text}  ✖ raised {step.exception.type if step.exception else ''}".rstrip()
+    if step.event == "return":
+        return f"{text}  → return from {step.function}"
+    if step.depth > prev.depth or (step.depth == prev.depth and step.function != prev.function):
+        return f"{text}  → into {step.function}"
+    return text
 
 
 def trace_report(trace: Trace, lang: str = "en") -> str:
@@ -70,8 +71,6 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
             out.append(f"         ! {line}")
         for flag in step.flags:
             out.extend("         " + s for s in format_flag(flag, lang))
-        if step.event == "return":
-            out.append(f"[{step.index:>4}] return from {step.function} (line {step.line})")
         prev = step
     out.append(ending(trace))
     return "\n".join(out) + "\n"

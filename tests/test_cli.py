@@ -88,7 +88,7 @@ class TestTrace:
             """
         )
         out = tensorscope("trace", str(path)).stdout
-        assert "ran line   4 in <module>: loss.backward()" in out
+        assert "ran line   4: loss.backward()" in out
         assert "~ w.grad: None → [3]" in out
         assert "~ w: [1] → [0.7]" in out
         assert "~ w.grad: [3] → [0]" in out

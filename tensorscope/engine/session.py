@@ -89,7 +89,8 @@ class Session:
         self._stop_reason = "stopped"
         self._thread: threading.Thread | None = None
         self._cur_frame: types.FrameType | None = None
-        self._last_pause: tuple[str, int] | None = None
+        self._frame_line: dict[types.FrameType, int] = {}
+        """The last line each live user frame ran: what a pause marks as "just executed"."""
         self._last_module_line = 0
         self._step_count = 0
         self.internal_errors: list[str] = []
@@ -393,6 +394,8 @@ class Session:
             self._unwinding.discard(frame)
         self._cur_frame = frame
         line = frame.f_lineno
+        prev_line = self._frame_line.get(frame)
+        self._frame_line[frame] = line
         if frame.f_code is self.target.code:
             self._last_module_line = line
         for m in self._line_monitors:
@@ -414,30 +417,44 @@ class Session:
                 f.severity != "info" for f in self._pending_flags
             )
         if stop:
-            self._pause(frame, "line", line)
+            if prev_line is not None:
+                prev = (self._display_of(frame.f_code.co_filename), prev_line)
+            else:  # just entered: what ran last is the caller's line that made the call
+                caller = self._user_parent(frame)
+                prev = None if caller is None else (
+                    self._display_of(caller.f_code.co_filename), caller.f_lineno or 0)
+            self._pause(frame, "line", line, prev)
 
     def _on_return(self, frame: types.FrameType) -> None:
         depth = self._depth.pop(frame, 0)
+        self._frame_line.pop(frame, None)
         unwinding = frame in self._unwinding
         if unwinding:
             self._unwinding.discard(frame)
         if frame.f_code is self.target.code:
             return  # the module's end is recorded once exec() returns
-        parent = frame.f_back
-        while parent is not None and parent not in self._depth:
-            parent = parent.f_back
+        parent = self._user_parent(frame)
         if not unwinding and not self._stop.is_set():
             mode = self._mode
             if mode == "step" or (mode == "next" and depth <= self._cmd_depth):
                 self._depth[frame] = depth  # still on screen while paused
                 try:
-                    self._pause(frame, "return", frame.f_lineno)
+                    here = (self._display_of(frame.f_code.co_filename), frame.f_lineno)
+                    self._pause(frame, "return", frame.f_lineno, here)
                 finally:
                     self._depth.pop(frame, None)
         self._cur_frame = parent
 
-    def _pause(self, frame: types.FrameType, event: str, line: int) -> None:
-        step = self._make_step(frame, event, line)
+    def _user_parent(self, frame: types.FrameType) -> types.FrameType | None:
+        parent = frame.f_back
+        while parent is not None and parent not in self._depth:
+            parent = parent.f_back
+        return parent
+
+    def _pause(
+        self, frame: types.FrameType, event: str, line: int, prev: tuple[str, int] | None
+    ) -> None:
+        step = self._make_step(frame, event, line, prev)
         self._publish(step)
         if self.max_steps is not None and self._step_count >= self.max_steps:
             self._stop_reason = "max-steps"
@@ -507,6 +524,7 @@ class Session:
         frame: types.FrameType | None,
         event: str,
         line: int,
+        prev: tuple[str, int] | None,
         namespace: dict[str, Any] | None = None,
         exception: ExceptionInfo | None = None,
         stack: tuple[FrameInfo, ...] | None = None,
@@ -517,8 +535,6 @@ class Session:
         flags = tuple(self._pending_flags)
         self._pending_flags.clear()
         file = self._display_of(frame.f_code.co_filename) if frame else self.target.display
-        prev = self._last_pause
-        self._last_pause = (file, line)
         if stack is None:
             stack = self._stack(frame)
         return Step(
@@ -543,7 +559,8 @@ class Session:
     def _end_step(self, namespace: dict[str, Any]) -> None:
         line = self._last_module_line
         info = FrameInfo(self.target.display, line, "<module>", self._module_code(line))
-        step = self._make_step(None, "end", line, namespace=namespace, stack=(info,))
+        here = (self.target.display, line)
+        step = self._make_step(None, "end", line, here, namespace=namespace, stack=(info,))
         self._publish(step)
 
     def _module_code(self, line: int) -> str:
@@ -577,7 +594,8 @@ class Session:
             except Exception:
                 continue
         if self._record or self._interactive:
-            step = self._make_step(frame, "exception", line, exception=info, stack=frames or None)
+            here = (info.file, line)
+            step = self._make_step(frame, "exception", line, here, exception=info, stack=frames or None)
             self._publish(step)
         return info
 
