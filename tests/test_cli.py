@@ -92,3 +92,17 @@ class TestTrace:
         assert "~ w.grad: None → [3]" in out
         assert "~ w: [1] → [0.7]" in out
         assert "~ w.grad: [3] → [0]" in out
+
+
+class TestScenarioNames:
+    """Bundled scenarios are found by name from any folder (they ship inside the package)."""
+
+    def test_list_and_trace_by_name_outside_the_repo(self, tmp_path):
+        listing = tensorscope("list", cwd=tmp_path)
+        assert listing.returncode == 0
+        names = [line.split()[0] for line in listing.stdout.splitlines()]
+        assert {"linreg", "forgot_zero_grad", "tensor_basics"} <= set(names)
+        assert all(len(line.split(maxsplit=1)) == 2 for line in listing.stdout.splitlines())
+        proc = tensorscope("trace", "linreg", "--max-steps", "3", cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stdout.startswith("tensorscope trace · scenarios/linreg.py")
+        assert str(tmp_path) not in proc.stdout and str(REPO) not in proc.stdout
