@@ -48,10 +48,16 @@ def _load(script: str, args: tuple[str, ...]) -> Any:
         sys.exit(EXIT_CANNOT_RUN)
 
 
-def _refuse_simulate_cuda(simulate_cuda: bool) -> None:
+def _check_simulate_cuda(simulate_cuda: bool) -> None:
+    """--simulate-cuda is for machines without a GPU: on one with CUDA, exit 2 with one clear line."""
     if simulate_cuda:
-        click.echo("tensorscope: --simulate-cuda is not available in this version yet", err=True)
-        sys.exit(EXIT_CANNOT_RUN)
+        from tensorscope.engine.simcuda import SimulateCudaError, SimulatedCuda
+
+        try:
+            SimulatedCuda()
+        except SimulateCudaError as exc:
+            click.echo(f"tensorscope: {exc}", err=True)
+            sys.exit(EXIT_CANNOT_RUN)
 
 
 def _exit_code(trace: Any) -> int:
@@ -83,14 +89,15 @@ def main() -> None:
 def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
         lang: str, breaks: tuple[int, ...]) -> None:
     """Open the step-debugger on SCRIPT."""
-    _refuse_simulate_cuda(simulate_cuda)
+    _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
     try:
         from tensorscope.tui.app import TensorScopeApp
     except ImportError as exc:
         click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    app = TensorScopeApp(target, lang=lang, breakpoints=breaks, trace_modules=trace_modules)
+    app = TensorScopeApp(target, lang=lang, breakpoints=breaks, trace_modules=trace_modules,
+                         simulate_cuda=simulate_cuda)
     app.run()
 
 
@@ -109,10 +116,10 @@ def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
     from tensorscope.engine import Session
     from tensorscope.report import trace_report
 
-    _refuse_simulate_cuda(simulate_cuda)
+    _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
     session = Session(target, trace_modules=trace_modules, monitors=default_checks(),
-                      max_steps=max_steps)
+                      max_steps=max_steps, simulate_cuda=simulate_cuda)
     result = session.record()
     if as_json or (output and output.endswith(".json")):
         text = result.to_json(indent=1) + "\n"
@@ -135,10 +142,10 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
     from tensorscope.engine import Session
     from tensorscope.report import check_report
 
-    _refuse_simulate_cuda(simulate_cuda)
+    _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
     session = Session(target, trace_modules=trace_modules, monitors=default_checks(),
-                      keep_steps=False)
+                      keep_steps=False, simulate_cuda=simulate_cuda)
     result = session.run(timeout=timeout)
     if as_json:
         exc = result.exception

@@ -82,3 +82,238 @@ def _tensor_changes(o: TensorView, t: TensorView) -> list[Change]:
     if grad_text(o.grad) != grad_text(t.grad):
         out.append(Change(t.name, "grad", grad_text(o.grad), grad_text(t.grad)))
     return out
+
+
+# --- narration: "what just happened", in plain words ------------------------------------------------
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "and": " and ",
+        "sep": ", ",
+        "raised": "line {line} raised {type}: {message}",
+        "entered": "entered {function}()",
+        "entered_with": "entered {function}(): {names} in scope",
+        "returned": "{function}() returned",
+        "finished": "the script finished",
+        "grad_off": "grad mode OFF: torch.no_grad() is active, nothing is recorded for backward",
+        "grad_on": "grad mode back ON",
+        "backward_wrote": "backward() wrote {items}",
+        "backward_added": "backward() added into {name}.grad, which already held {before}: now {after}",
+        "grad_zeroed": "{names} zeroed",
+        "grad_cleared": "{names} set to None",
+        "grad_changed": "{name}.grad changed: {before} → {after}",
+        "inplace": "{name} changed in place (version {v0} → {v1}){where}: {before} → {after}",
+        "inplace_short": "{name} changed in place (version {v0} → {v1}){where}",
+        "under_no_grad": " under no_grad",
+        "created_one": "{name} created: {what}",
+        "created_many": "created {items}",
+        "new_value": "{name} = {after} (was {before})",
+        "new_values": "{name} got new values ({shape})",
+        "moved": "{name} moved {before} → {after}",
+        "retyped": "{name} dtype {before} → {after}",
+        "reshaped": "{name} shape {before} → {after}",
+        "requires_grad_on": "{name} now requires grad",
+        "requires_grad_off": "{name} no longer requires grad",
+        "grad_fn": "{name} now comes from {after}",
+        "nothing": "no tensor changed",
+    },
+    "zh": {
+        "and": " 和 ",
+        "sep": "、",
+        "raised": "第 {line} 行抛出 {type}：{message}",
+        "entered": "进入 {function}()",
+        "entered_with": "进入 {function}()：可见 {names}",
+        "returned": "{function}() 返回",
+        "finished": "脚本运行结束",
+        "grad_off": "梯度模式关闭：torch.no_grad() 生效，backward 不会记录这些运算",
+        "grad_on": "梯度模式恢复开启",
+        "backward_wrote": "backward() 写入 {items}",
+        "backward_added": "backward() 累加到 {name}.grad（原来已是 {before}）：现在是 {after}",
+        "grad_zeroed": "{names} 已清零",
+        "grad_cleared": "{names} 被设为 None",
+        "grad_changed": "{name}.grad 改变：{before} → {after}",
+        "inplace": "{name} 被原地修改（版本 {v0} → {v1}）{where}：{before} → {after}",
+        "inplace_short": "{name} 被原地修改（版本 {v0} → {v1}）{where}",
+        "under_no_grad": "，在 no_grad 下",
+        "created_one": "新建 {name}：{what}",
+        "created_many": "新建 {items}",
+        "new_value": "{name} = {after}（原为 {before}）",
+        "new_values": "{name} 得到新值（{shape}）",
+        "moved": "{name} 从 {before} 移到 {after}",
+        "retyped": "{name} 的 dtype {before} → {after}",
+        "reshaped": "{name} 的形状 {before} → {after}",
+        "requires_grad_on": "{name} 现在需要梯度",
+        "requires_grad_off": "{name} 不再需要梯度",
+        "grad_fn": "{name} 现在由 {after} 产生",
+        "nothing": "没有张量变化",
+    },
+}
+
+_SHORT = 40
+"""Values longer than this are cut in narration."""
+
+
+def _short(text: str, limit: int = _SHORT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _join(items: list[str], w: dict[str, str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return w["sep"].join(items[:-1]) + w["and"] + items[-1]
+
+
+def _all_zero(g: GradView | None) -> bool:
+    if g is None:
+        return False
+    if g.norm is not None:
+        return g.norm == 0
+    return g.preview is not None and all(tok in ("0", "") for tok in _numbers(g.preview))
+
+
+def _numbers(preview: str) -> list[str]:
+    return [tok.strip() for tok in preview.replace("[", " ").replace("]", " ").split(",")]
+
+
+def same_frame_before(steps: list[Step] | tuple[Step, ...], index: int) -> Step | None:
+    """The latest step before `index` in the same call as steps[index] (None when it just began).
+
+    What a pane compares against: after a call returns, the caller's step before the call, not the
+    callee's last line; on entering a function, nothing (everything in its scope is new).
+    """
+    if not 0 < index < len(steps):
+        return None
+    after = steps[index]
+    for j in range(index - 1, -1, -1):
+        s = steps[j]
+        if s.depth < after.depth:
+            return None
+        if s.depth == after.depth and s.event != "return":
+            same = s.function == after.function and s.file == after.file
+            return s if same else None
+    return None
+
+
+def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Step | None = None,
+            ran: str = "") -> list[str]:
+    """What just happened between two consecutive pauses, as short plain sentences, most telling first.
+
+    `before` is the previous pause; `baseline` the previous pause in the same call (default: `before`
+    when both are in the same frame); `ran` the source text of the line just executed.
+    """
+    w = _WORDS.get(lang, _WORDS["en"])
+    out: list[str] = []
+    if after.exception is not None:  # the exception is the news; what else changed is noise
+        e = after.exception
+        return [w["raised"].format(line=e.line, type=e.type, message=_short(e.message, 120))]
+    if before is None:
+        return out
+    if not ran and before.stack and before.stack[-1].line == before.line:
+        ran = before.stack[-1].code
+    entered = after.depth > before.depth and after.event != "exception"
+    if entered:
+        names = [t.name for t in after.tensors][:4]
+        out.append(w["entered_with"].format(function=after.function, names=_join(names, w))
+                   if names else w["entered"].format(function=after.function))
+        return out
+    if after.depth < before.depth:
+        out.append(w["returned"].format(function=before.function))
+    if after.event == "end":
+        out.append(w["finished"])
+    if before.grad_enabled and not after.grad_enabled:
+        out.append(w["grad_off"])
+    elif after.grad_enabled and not before.grad_enabled:
+        out.append(w["grad_on"])
+    base = baseline
+    if base is None and before.depth == after.depth and before.function == after.function:
+        base = before
+    if base is not None:
+        out.extend(_narrate_changes(base, after, w, "backward" in ran))
+    if not out:
+        out.append(w["nothing"])
+    return out
+
+
+def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: bool) -> list[str]:
+    changes = diff_steps(base, after)
+    old = {t.name: t for t in base.tensors}
+    now = {t.name: t for t in after.tensors}
+    grads_wrote: list[str] = []
+    grads_zeroed: list[str] = []
+    grads_cleared: list[str] = []
+    grad_lines: list[str] = []
+    inplace: list[str] = []
+    created: list[TensorView] = []
+    other: list[str] = []
+    inplace_names = {c.name for c in changes if c.kind == "version"}
+    for c in changes:
+        t, o = now.get(c.name), old.get(c.name)
+        if c.kind == "new" and t is not None:
+            created.append(t)
+        elif c.kind == "grad" and t is not None and o is not None:
+            if t.grad is None:
+                grads_cleared.append(f"{c.name}.grad")
+            elif _all_zero(t.grad) and not _all_zero(o.grad):
+                grads_zeroed.append(f"{c.name}.grad")
+            elif ran_backward and (o.grad is None or _all_zero(o.grad)):
+                grads_wrote.append(f"{c.name}.grad = {_short(c.after)}")
+            elif ran_backward:
+                grad_lines.append(w["backward_added"].format(
+                    name=c.name, before=_short(c.before), after=_short(c.after)))
+            else:
+                grad_lines.append(w["grad_changed"].format(
+                    name=c.name, before=_short(c.before), after=_short(c.after)))
+        elif c.kind == "version" and t is not None and o is not None:
+            where = w["under_no_grad"] if not after.grad_enabled else ""
+            if value_text(o) != value_text(t):
+                inplace.append(w["inplace"].format(
+                    name=c.name, v0=c.before, v1=c.after, where=where,
+                    before=_short(value_text(o), 24), after=_short(value_text(t), 24)))
+            else:
+                inplace.append(w["inplace_short"].format(name=c.name, v0=c.before, v1=c.after, where=where))
+        elif c.kind == "value" and c.name not in inplace_names and t is not None:
+            if t.preview is not None and len(c.after) <= _SHORT:
+                other.append(w["new_value"].format(name=c.name, after=c.after, before=_short(c.before, 24)))
+            else:
+                other.append(w["new_values"].format(name=c.name, shape=t.shape_text))
+        elif c.kind == "device":
+            other.append(w["moved"].format(name=c.name, before=c.before, after=c.after))
+        elif c.kind == "dtype":
+            other.append(w["retyped"].format(name=c.name, before=c.before, after=c.after))
+        elif c.kind == "shape":
+            other.append(w["reshaped"].format(name=c.name, before=c.before, after=c.after))
+        elif c.kind == "requires_grad":
+            key = "requires_grad_on" if c.after == "True" else "requires_grad_off"
+            other.append(w[key].format(name=c.name))
+        elif c.kind == "grad_fn" and c.after != "None":
+            other.append(w["grad_fn"].format(name=c.name, after=c.after))
+    out: list[str] = []
+    if grads_wrote:
+        out.append(w["backward_wrote"].format(items=_join(grads_wrote, w)))
+    out.extend(grad_lines)
+    if grads_zeroed:
+        out.append(w["grad_zeroed"].format(names=_join(grads_zeroed, w)))
+    if grads_cleared:
+        out.append(w["grad_cleared"].format(names=_join(grads_cleared, w)))
+    out.extend(inplace)
+    if len(created) == 1:
+        out.append(w["created_one"].format(name=created[0].name, what=_what(created[0])))
+    elif created:
+        items = [f"{t.name} ({t.shape_text})" for t in created[:5]]
+        if len(created) > 5:
+            items.append("…")
+        out.append(w["created_many"].format(items=_join(items, w)))
+    out.extend(other)
+    return out
+
+
+def _what(t: TensorView) -> str:
+    parts = [t.shape_text, t.dtype]
+    if t.grad_fn:
+        parts.append(f"grad_fn {t.grad_fn}")
+    elif t.requires_grad:
+        parts.append("requires_grad")
+    text = ", ".join(parts)
+    if t.preview is not None and len(t.preview) <= 24:
+        text += f" = {t.preview}"
+    return text

@@ -103,14 +103,22 @@ def check_report(trace: Trace, lang: str = "en") -> str:
         out.append(f"{file}:{line}: {_code_at(trace, file, line)}")
         for f in flags:
             out.extend("  " + s for s in format_flag(f, lang, explain=True))
-    out.append(verdict(trace.flags, trace))
+    out.append(verdict(trace.flags, trace, lang))
     return "\n".join(out) + "\n"
 
 
-def verdict(flags: Iterable[Flag], trace: Trace) -> str:
+_ZH_SEVERITY = {"error": "个错误", "warning": "个警告", "info": "条提示"}
+
+
+def verdict(flags: Iterable[Flag], trace: Trace, lang: str = "en") -> str:
+    """`1 error, 0 warnings, 2 infos; the script finished` (or how it ended), in `lang`."""
     counts = {"error": 0, "warning": 0, "info": 0}
     for f in flags:
         counts[f.severity] = counts.get(f.severity, 0) + 1
+    if lang == "zh":
+        summary = "，".join(f"{v} {_ZH_SEVERITY.get(k, k)}" for k, v in counts.items())
+        end = ending(trace) if trace.end_reason != "finished" else "脚本运行结束"
+        return f"{summary}；{end}"
     summary = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items())
     end = ending(trace) if trace.end_reason != "finished" else "the script finished"
     return f"{summary}; {end}"

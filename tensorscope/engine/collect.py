@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -19,6 +19,12 @@ STATS_NUMEL = 1_000_000
 CONTAINER_ITEMS = 8
 """How many tensors are shown from one list, tuple or dict."""
 _SKIP_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, types.MethodType)
+DeviceName = Callable[[torch.Tensor], str]
+"""How a tensor's device is shown (the simulated device under --simulate-cuda); default `str(t.device)`."""
+
+
+def _device_str(t: torch.Tensor, device_name: DeviceName | None) -> str:
+    return device_name(t) if device_name is not None else str(t.device)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -108,7 +114,7 @@ def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     return g if isinstance(g, torch.Tensor) else None
 
 
-def view_grad(g: torch.Tensor) -> GradView:
+def view_grad(g: torch.Tensor, device_name: DeviceName | None = None) -> GradView:
     norm: float | None = None
     if g.is_floating_point() and not g.is_sparse:
         try:
@@ -119,13 +125,15 @@ def view_grad(g: torch.Tensor) -> GradView:
     return GradView(
         shape=tuple(g.shape),
         dtype=dtype_name(g.dtype),
-        device=str(g.device),
+        device=_device_str(g, device_name),
         norm=norm,
         preview=_preview(g),
     )
 
 
-def view_tensor(name: str, t: torch.Tensor, stats: StatsCache, kind: str = "tensor") -> TensorView:
+def view_tensor(
+    name: str, t: torch.Tensor, stats: StatsCache, kind: str = "tensor", device_name: DeviceName | None = None
+) -> TensorView:
     """Metadata of one tensor; never calls `repr` and never raises."""
     g = grad_of(t)
     gf = t.grad_fn
@@ -133,7 +141,7 @@ def view_tensor(name: str, t: torch.Tensor, stats: StatsCache, kind: str = "tens
         name=name,
         shape=tuple(t.shape),
         dtype=dtype_name(t.dtype),
-        device=str(t.device),
+        device=_device_str(t, device_name),
         requires_grad=t.requires_grad,
         is_leaf=t.is_leaf,
         grad_fn=gf.name() if gf is not None else None,
@@ -142,7 +150,7 @@ def view_tensor(name: str, t: torch.Tensor, stats: StatsCache, kind: str = "tens
         kind=kind,
         preview=_preview(t),
         stats=stats.get(t),
-        grad=view_grad(g) if g is not None else None,
+        grad=view_grad(g, device_name) if g is not None else None,
     )
 
 
@@ -198,7 +206,7 @@ def scope_of(frame: types.FrameType) -> dict[str, Any]:
 
 
 def collect(
-    namespace: Mapping[str, Any], stats: StatsCache
+    namespace: Mapping[str, Any], stats: StatsCache, device_name: DeviceName | None = None
 ) -> tuple[tuple[TensorView, ...], tuple[OptimizerView, ...]]:
     """TensorViews and OptimizerViews for everything of interest in a namespace."""
     views: list[TensorView] = []
@@ -209,7 +217,7 @@ def collect(
                 continue
             seen.add(name)
             try:
-                views.append(view_tensor(name, t, stats, kind))
+                views.append(view_tensor(name, t, stats, kind, device_name))
             except Exception:
                 continue
         optimizers = tuple(

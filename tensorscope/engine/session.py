@@ -20,6 +20,7 @@ import torch
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
 from tensorscope.engine.monitor import Monitor
+from tensorscope.engine.simcuda import SimulatedCuda
 from tensorscope.engine.target import ScriptTarget, display_path
 from tensorscope.model import ExceptionInfo, Flag, FrameInfo, Severity, Step, Trace
 
@@ -49,6 +50,7 @@ class Session:
         on_step: Callable[[Step], None] | None = None,
         on_end: Callable[[Trace], None] | None = None,
         keep_steps: bool = True,
+        simulate_cuda: bool = False,
     ) -> None:
         self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script, list(argv))
         self.trace_modules = tuple(trace_modules)
@@ -58,6 +60,8 @@ class Session:
         self.on_step = on_step
         self.on_end = on_end
         self.keep_steps = keep_steps
+        self.simulate_cuda = simulate_cuda
+        self._sim = SimulatedCuda() if simulate_cuda else None  # raises SimulateCudaError on a GPU machine
         self.steps: list[Step] = []
         self.flags: list[Flag] = []
         self.trace: Trace | None = None
@@ -291,6 +295,8 @@ class Session:
         with ExitStack() as stack:
             with target.as_main() as namespace:
                 self._namespace = namespace
+                if self._sim is not None:  # first, so the monitors see devices as the script does
+                    stack.enter_context(self._sim.activate())
                 for m in self.monitors:
                     cm = m.activate(self)
                     if cm is not None:
@@ -350,6 +356,7 @@ class Session:
             stdout=self._capture.total("stdout"),
             stderr=self._capture.total("stderr"),
             flags=tuple(self.flags),
+            simulated_cuda=self._sim is not None,
         )
 
     # --- tracing --------------------------------------------------------------------------------
@@ -530,7 +537,8 @@ class Session:
         stack: tuple[FrameInfo, ...] | None = None,
     ) -> Step:
         scope = namespace if namespace is not None else scope_of(frame) if frame else {}
-        tensors, optimizers = collect(scope, self._stats)
+        device_name = self._sim.device_name if self._sim is not None else None
+        tensors, optimizers = collect(scope, self._stats, device_name)
         out, err = self._capture.take()
         flags = tuple(self._pending_flags)
         self._pending_flags.clear()

@@ -1,0 +1,118 @@
+"""`graph-retained`: a tensor with grad_fn is accumulated across iterations, keeping every graph alive.
+
+Watches the lines that accumulate (`total += loss`, `total = total + loss`, `losses.append(loss)`).
+After such a line runs, it is flagged when the accumulator now links a tensor with grad_fn to the one
+it held at the previous pass, and a backward() ran in between: the graphs of past iterations, already
+used, can no longer be freed. Summing losses to call backward() once (micro-batches, RNN steps) has
+no backward() in between and is left alone.
+"""
+
+from __future__ import annotations
+
+import types
+from contextlib import AbstractContextManager, ExitStack
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+from tensorscope.checks._autograd_watch import intercept
+from tensorscope.checks._source import AfterLine, LineInfo, line_info, resolve
+from tensorscope.checks.base import Check
+
+if TYPE_CHECKING:
+    from tensorscope.engine.session import Session
+
+
+def _has_graph(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.grad_fn is not None
+
+
+class GraphRetained(Check):
+    """Flags `total += loss` and `losses.append(loss)` that chain graphs across iterations."""
+
+    code: ClassVar[str] = "graph-retained"
+    wants_lines = True
+
+    def __init__(self) -> None:
+        self._backwards = 0
+        self._after = AfterLine()
+        self._sums: dict[tuple[str, int, str], tuple[Any, int]] = {}
+        """(file, line, target) -> (grad_fn of the accumulator after the last pass, backward count then)."""
+        self._lists: dict[tuple[str, int, str], tuple[int, int, int]] = {}
+        """(file, line, list) -> (id of the list, its length, backward count) after the last append."""
+        self._flagged: set[tuple[str, str]] = set()
+
+    def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
+        stack = ExitStack()
+        stack.enter_context(intercept(torch.autograd, "backward", self._count))
+        stack.enter_context(intercept(torch.autograd, "grad", self._count))
+        return stack
+
+    def _count(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        result = call(*args, **kwargs)
+        self._backwards += 1
+        return result
+
+    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+        info = line_info(ctx, frame, line)
+        if info.continuation:
+            return
+        done = self._after.advance(frame, line) if self._after.pending is not None else None
+        if done is not None:
+            self._finished(ctx, *done)
+        if info.accumulates is not None or info.appends is not None:
+            self._after.pending = (frame, line, info)
+
+    def on_finish(self, ctx: Session) -> None:
+        self._after.pending = None
+        self._sums.clear()
+        self._lists.clear()
+
+    def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo) -> None:
+        file = frame.f_code.co_filename
+        appends = info.appends
+        if info.accumulates is not None:
+            target, added = info.accumulates
+            value = resolve(frame, target)
+            if isinstance(value, list):  # `losses += [loss]`
+                appends = (target, added.removeprefix("[").removesuffix("]"))
+        if info.accumulates is not None and appends is None:
+            key = (file, line, target)
+            if not _has_graph(value):
+                self._sums.pop(key, None)
+                return
+            node = value.grad_fn
+            last = self._sums.get(key)
+            self._sums[key] = (node, self._backwards)
+            if last is None or last[1] == self._backwards:
+                return
+            if any(nxt is last[0] for nxt, _ in node.next_functions):
+                self._report(ctx, frame, line, target, added, f"{target} += {added}.item()")
+        elif appends is not None:
+            owner, added = appends
+            lst = resolve(frame, owner)
+            key = (file, line, owner)
+            if not isinstance(lst, list) or not lst or not _has_graph(lst[-1]):
+                self._lists.pop(key, None)
+                return
+            last = self._lists.get(key)
+            self._lists[key] = (id(lst), len(lst), self._backwards)
+            if last is None or last[2] == self._backwards:
+                return
+            if last[0] == id(lst) and last[1] < len(lst) and _has_graph(lst[last[1] - 1]):
+                self._report(ctx, frame, line, owner, added, f"{owner}.append({added}.item())")
+
+    def _report(self, ctx: Session, frame: types.FrameType, line: int, name: str, added: str,
+                fixed: str) -> None:
+        key = (frame.f_code.co_filename, name)
+        if key in self._flagged:
+            return
+        self._flagged.add(key)
+        data = {
+            "name": name,
+            "value": added,
+            "code": line_info(ctx, frame, line).code,
+            "fixed": fixed,
+        }
+        tensors = (name, added) if added.isidentifier() else (name,)
+        self.flag(ctx, "warning", data, tensors, line=line)

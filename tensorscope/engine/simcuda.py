@@ -1,0 +1,451 @@
+"""Simulated CUDA (`--simulate-cuda`): a script behaves as on a one-GPU machine, its data stay on the CPU.
+
+A side table keyed by storage records each tensor's simulated device; views, `detach`, `nn.Parameter` and
+`.data =` share the storage, so they follow. A TorchFunctionMode turns `device="cuda"` into the CPU, gives
+each call's results the device of its inputs, and answers `.device`, `.is_cuda`, `.get_device()`, `repr`
+and `.numpy()` as on a GPU. A call that mixes devices runs under a TorchDispatchMode that checks every aten
+op with PyTorch's own rules and error texts (and lets CPU 0-dim scalars through as PyTorch does); gradients
+take their leaf's device after `backward()`. `torch.cuda.is_available()` and friends answer as a one-GPU
+machine. All of it holds only in the script's thread and only while the script runs.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from tensorscope.engine.simcuda_checks import CPU, DeviceDispatch, legacy_type, storage_of, tensors_in
+from tensorscope.engine.simcuda_queries import (
+    DEVICE_NAME,
+    LOCAL,
+    patched_device_queries,
+    raise_invalid_ordinal,
+    real_cuda_available,
+)
+from tensorscope.engine.target import ScriptError
+
+__all__ = ["DEVICE_NAME", "SimulateCudaError", "SimulatedCuda", "real_cuda_available", "simulated_device"]
+
+CUDA0 = torch.device("cuda", 0)
+_Handler = Callable[["SimulatedCuda", Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class SimulateCudaError(ScriptError):
+    """`--simulate-cuda` cannot be used here (a real GPU is present)."""
+
+
+def simulated_device(t: torch.Tensor) -> torch.device:
+    """The device a tensor reports in this thread: simulated while a simulated script runs here."""
+    sim = getattr(LOCAL, "sim", None)
+    return sim.device_of(t) if sim is not None else t.device
+
+
+class SimulatedCuda:
+    """One simulated GPU for one run of a script; `activate()` in the script's thread while it runs."""
+
+    def __init__(self) -> None:
+        if real_cuda_available():
+            raise SimulateCudaError(
+                "--simulate-cuda is for machines without a GPU, and this one has CUDA: run without it"
+            )
+        self._devices: dict[weakref.ref[Any], torch.device] = {}
+        """Simulated device by storage (weakly held); a storage not here is where it really is."""
+        devices = self._devices
+        self._forget: Callable[[weakref.ref[Any]], None] = lambda r: devices.pop(r, None)  # type: ignore[misc]
+        self._call: tuple[Any, ...] = ()
+        self._explicit: torch.device | None = None
+        self._dispatch = DeviceDispatch(self)
+
+    # --- the side table ---------------------------------------------------------------------------
+
+    def device_of(self, t: torch.Tensor) -> torch.device:
+        """The simulated device of a tensor (its real device when the simulation never moved it)."""
+        storage = storage_of(t)
+        found = self._devices.get(weakref.ref(storage)) if storage is not None else None
+        if found is not None:
+            return found
+        with torch._C.DisableTorchFunction():
+            return t.device
+
+    def device_name(self, t: torch.Tensor) -> str:
+        """`str(t.device)` as the script sees it (for tensor metadata)."""
+        return str(self.device_of(t))
+
+    def mark(self, t: torch.Tensor, device: torch.device) -> None:
+        """Record that `t` (and every tensor sharing its storage) is on `device`."""
+        storage = storage_of(t)
+        if storage is None:
+            return
+        key = weakref.ref(storage)
+        if device.type != "cuda":
+            self._devices.pop(key, None)
+        elif self._devices.get(key) != device:
+            self._devices[weakref.ref(storage, self._forget)] = device
+
+    def _cuda_of(self, t: torch.Tensor) -> torch.device | None:
+        storage = storage_of(t)
+        return self._devices.get(weakref.ref(storage)) if storage is not None else None
+
+    def ambient(self) -> torch.device:
+        """Device for tensors an op makes from nothing: the one the user's call asked for or works on."""
+        if self._explicit is not None:
+            return self._explicit
+        for t in tensors_in(self._call, {}):
+            found = self._cuda_of(t)
+            if found is not None:
+                return found
+        return CPU
+
+    # --- activation -------------------------------------------------------------------------------
+
+    @contextmanager
+    def activate(self) -> Iterator[SimulatedCuda]:
+        """Simulate in the calling thread until the block ends; everything is restored afterwards."""
+        previous = getattr(LOCAL, "sim", None)
+        with ExitStack() as stack:
+            stack.enter_context(patched_device_queries())
+            LOCAL.sim = self
+            stack.callback(setattr, LOCAL, "sim", previous)
+            stack.enter_context(_DeviceFunctions(self))
+            yield self
+
+    # --- moving tensors ---------------------------------------------------------------------------
+
+    def copy_to(self, t: torch.Tensor, device: torch.device, memory_format: Any = None) -> torch.Tensor:
+        """A copy of `t` on the simulated `device`, recorded by autograd as PyTorch's `.to()` would be."""
+        kwargs = {} if memory_format is None else {"memory_format": memory_format}
+        copy = torch.ops.aten._to_copy.default(t, **kwargs)
+        self.mark(copy, device)
+        return copy
+
+    def mark_outputs(self, out: Any, device: torch.device) -> None:
+        """Give every tensor a call returned (directly or in a tuple or list) `device`."""
+        if isinstance(out, torch.Tensor):
+            self.mark(out, device)
+        elif isinstance(out, list | tuple):
+            for o in out:
+                if isinstance(o, torch.Tensor):
+                    self.mark(o, device)
+
+    def mark_grads(self, leaves: list[torch.Tensor]) -> None:
+        """A gradient lives on its tensor's device (PyTorch's engine guarantees it)."""
+        with torch._C.DisableTorchFunction():
+            for leaf in leaves:
+                g = leaf.grad
+                if g is not None:
+                    self.mark(g, self.device_of(leaf))
+
+
+# --- what the script asks of tensors ----------------------------------------------------------------
+
+
+def _is_device_like(a: Any) -> bool:
+    return isinstance(a, str | torch.device) or (isinstance(a, int) and not isinstance(a, bool))
+
+
+def _parse_device(a: Any) -> torch.device:
+    """A device argument as PyTorch reads it; plain "cuda" means the current GPU, cuda:0."""
+    d = torch.device("cuda", a) if isinstance(a, int) and not isinstance(a, bool) else torch.device(a)
+    if d.type == "cuda":
+        if d.index is None:
+            return CUDA0
+        if d.index != 0:
+            raise_invalid_ordinal()
+    return d
+
+
+def _simulated_types(d: torch.device) -> bool:
+    return d.type in ("cpu", "cuda")
+
+
+def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
+    sa, sb = storage_of(a), storage_of(b)
+    return sa is not None and sa is sb
+
+
+class _DeviceFunctions(TorchFunctionMode):
+    """Answers the script's questions about devices and turns its requests for CUDA into the CPU."""
+
+    def __init__(self, sim: SimulatedCuda) -> None:
+        super().__init__()
+        self.sim = sim
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        sim = self.sim
+        if func in _QUERIES:
+            return func(*args, **kwargs)
+        handler = _HANDLERS.get(func)
+        if handler is not None:
+            return handler(sim, func, args, kwargs)
+        if kwargs:
+            if kwargs.get("device") is not None:
+                return _with_device(sim, func, args, kwargs)
+            groups: tuple[Any, ...] = (args, kwargs.values())
+        else:
+            groups = (args,)
+        get = sim._devices.get
+        ref = weakref.ref
+        cuda: torch.device | None = None
+        has_cpu = False
+        for group in groups:
+            for a in group:
+                for t in a if type(a) is list or type(a) is tuple else (a,):
+                    if isinstance(t, torch.Tensor):
+                        try:
+                            found = get(ref(t.untyped_storage()))
+                        except (RuntimeError, NotImplementedError, TypeError):
+                            found = None
+                        if found is None:
+                            has_cpu = True
+                        elif cuda is None:
+                            cuda = found
+        if cuda is None:  # the CPU only, as PyTorch really runs it
+            return func(*args, **kwargs)
+        if not has_cpu:  # one device: the results are there too
+            out = func(*args, **kwargs)
+            sim.mark_outputs(out, cuda)
+            return out
+        previous = sim._call  # devices mix: PyTorch's checks, op by op
+        sim._call = args
+        try:
+            with sim._dispatch:
+                return func(*args, **kwargs)
+        finally:
+            sim._call = previous
+
+
+def _with_device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 position: int | None = None) -> Any:
+    """A call naming a device (factories, `*_like`, `new_*`, `as_tensor`): made on the CPU, then marked."""
+    device = _parse_device(kwargs["device"] if position is None else args[position])
+    if not _simulated_types(device):
+        return func(*args, **kwargs)
+    if position is None:
+        kwargs = {**kwargs, "device": CPU}
+    else:
+        args = (*args[:position], CPU, *args[position + 1:])
+    previous = sim._explicit, sim._call
+    sim._explicit, sim._call = device, args
+    try:
+        out = func(*args, **kwargs)
+    finally:
+        sim._explicit, sim._call = previous
+    inputs = list(tensors_in(args, kwargs))
+    if isinstance(out, torch.Tensor):
+        return _placed(sim, out, device, inputs)
+    if isinstance(out, tuple | list):
+        return type(out)(_placed(sim, o, device, inputs) if isinstance(o, torch.Tensor) else o for o in out)
+    return out
+
+
+def _placed(sim: SimulatedCuda, out: torch.Tensor, device: torch.device,
+            inputs: list[torch.Tensor]) -> torch.Tensor:
+    """`out` on `device`: marked if new, copied if it is an input that lives elsewhere."""
+    for t in inputs:
+        if _same_storage(out, t):
+            return out if sim.device_of(t) == device else sim.copy_to(out, device)
+    sim.mark(out, device)
+    return out
+
+
+def _to(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`Tensor.to(...)`: the real conversion on the CPU; a copy when only the simulated device changes."""
+    t = args[0]
+    target: torch.device | None = None
+    new_args = list(args)
+    new_kwargs = dict(kwargs)
+    for i, a in enumerate(args[1:], start=1):
+        if isinstance(a, torch.Tensor):
+            target = sim.device_of(a)
+            break
+        if _is_device_like(a):
+            target = _parse_device(a)
+            new_args[i] = CPU
+            break
+    if kwargs.get("device") is not None:
+        target = _parse_device(kwargs["device"])
+        new_kwargs["device"] = CPU
+    if target is None:  # a dtype or memory format only: the device stays
+        target = sim.device_of(t)
+    elif not _simulated_types(target):
+        return func(*args, **kwargs)
+    result = func(*new_args, **new_kwargs)
+    if result is t:
+        return t if sim.device_of(t) == target else sim.copy_to(t, target, kwargs.get("memory_format"))
+    sim.mark(result, target)
+    return result
+
+
+def _cuda(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`Tensor.cuda(device=None)`: the current GPU unless told otherwise."""
+    t = args[0]
+    value = args[1] if len(args) > 1 else kwargs.get("device")
+    target = CUDA0 if value is None else _parse_device(value)
+    if target.type != "cuda":
+        raise RuntimeError(f"Invalid device, must be cuda device, but got: {target}")
+    if sim.device_of(t) == target:
+        return t
+    return sim.copy_to(t, target, kwargs.get("memory_format"))
+
+
+def _cpu(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = args[0]
+    if sim.device_of(t).type == "cpu":
+        return func(*args, **kwargs)
+    return sim.copy_to(t, CPU, kwargs.get("memory_format"))
+
+
+def _numpy(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    d = sim.device_of(args[0])
+    if d.type == "cuda" and not kwargs.get("force", False):
+        raise TypeError(
+            f"can't convert {d} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+            "memory first."
+        )
+    return func(*args, **kwargs)
+
+
+def _repr(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """PyTorch's own formatting, told the simulated device (`device='cuda:0'`)."""
+    t = args[0]
+    if sim.device_of(t).type != "cuda":
+        return func(*args, **kwargs)
+    with _DeviceAnswers(sim):
+        return torch._tensor_str._str(t, tensor_contents=kwargs.get("tensor_contents"))
+
+
+def _type(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if len(args) == 1 and not kwargs:
+        return legacy_type(sim, args[0])
+    out = func(*args, **kwargs)
+    if isinstance(out, torch.Tensor) and out is not args[0]:
+        sim.mark(out, sim.device_of(args[0]))
+    return out
+
+
+def _as_tensor(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`torch.as_tensor(data, dtype, device)` also takes its device by position."""
+    if len(args) >= 3 and args[2] is not None:
+        return _with_device(sim, func, args, kwargs, position=2)
+    if kwargs.get("device") is not None:
+        return _with_device(sim, func, args, kwargs)
+    out = func(*args, **kwargs)
+    if isinstance(out, torch.Tensor) and isinstance(args[0], torch.Tensor) and out is not args[0]:
+        sim.mark(out, sim.device_of(args[0]))
+    return out
+
+
+def _graph_leaves(roots: Any) -> list[torch.Tensor]:
+    """The leaf tensors a backward from `roots` writes gradients into."""
+    found: list[torch.Tensor] = []
+    seen: set[Any] = set()
+    with torch._C.DisableTorchFunction():
+        nodes = [t.grad_fn for t in tensors_in((roots,), {}) if t.grad_fn is not None]
+        while nodes:
+            node = nodes.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            variable = getattr(node, "variable", None)
+            if isinstance(variable, torch.Tensor):
+                found.append(variable)
+            nodes.extend(n for n, _ in node.next_functions if n is not None)
+    return found
+
+
+def _backward(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`backward()`: computed on the CPU; then each gradient takes its tensor's device."""
+    leaves = _graph_leaves(args[0] if args else kwargs.get("tensors"))
+    out = func(*args, **kwargs)
+    sim.mark_grads(leaves)
+    return out
+
+
+def _autograd_grad(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`torch.autograd.grad(outputs, inputs)`: each gradient on its input's device."""
+    out = func(*args, **kwargs)
+    inputs = args[1] if len(args) > 1 else kwargs.get("inputs")
+    wanted = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs or ())
+    for g, t in zip(out, wanted, strict=False):
+        if isinstance(g, torch.Tensor) and isinstance(t, torch.Tensor):
+            sim.mark(g, sim.device_of(t))
+    return out
+
+
+def _grad(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    g = func(*args, **kwargs)
+    if isinstance(g, torch.Tensor):
+        sim.mark(g, sim.device_of(args[0]))
+    return g
+
+
+def _device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return sim.device_of(args[0])
+
+
+def _is_cuda(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return sim.device_of(args[0]).type == "cuda"
+
+
+def _is_cpu(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return sim.device_of(args[0]).type == "cpu"
+
+
+def _get_device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    d = sim.device_of(args[0])
+    return d.index if d.type == "cuda" else func(*args, **kwargs)
+
+
+_ANSWERS: dict[Any, _Handler] = {
+    torch.Tensor.device.__get__: _device,  # type: ignore[attr-defined]
+    torch.Tensor.is_cuda.__get__: _is_cuda,  # type: ignore[attr-defined]
+    torch.Tensor.is_cpu.__get__: _is_cpu,  # type: ignore[attr-defined]
+    torch.Tensor.get_device: _get_device,
+}
+_HANDLERS: dict[Any, _Handler] = {
+    **_ANSWERS,
+    torch.Tensor.to: _to,
+    torch.Tensor.cuda: _cuda,
+    torch.Tensor.cpu: _cpu,
+    torch.Tensor.numpy: _numpy,
+    torch.Tensor.__array__: _numpy,
+    torch.Tensor.__repr__: _repr,
+    torch.Tensor.type: _type,
+    torch.as_tensor: _as_tensor,
+    torch.Tensor.backward: _backward,
+    torch.autograd.backward: _backward,
+    torch.autograd.grad: _autograd_grad,
+    torch.Tensor.grad.__get__: _grad,  # type: ignore[attr-defined]
+}
+
+
+_QUERIES = frozenset(
+    getattr(torch.Tensor, name).__get__
+    for name in ("dtype", "shape", "requires_grad", "is_leaf", "grad_fn", "is_sparse", "layout", "ndim",
+                 "_version", "is_nested", "is_meta", "is_quantized", "is_mkldnn", "output_nr", "retains_grad")
+) | frozenset({torch.Tensor.dim, torch.Tensor.size, torch.Tensor.numel, torch.Tensor.is_floating_point,
+               torch.Tensor.item, torch.Tensor.__len__, torch.Tensor.stride, torch.Tensor.data_ptr})
+"""Calls that return no tensor and need no answer from the simulation: passed straight through."""
+
+
+class _DeviceAnswers(TorchFunctionMode):
+    """Only answers device questions (used while PyTorch formats a simulated tensor)."""
+
+    def __init__(self, sim: SimulatedCuda) -> None:
+        super().__init__()
+        self.sim = sim
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        handler = _ANSWERS.get(func)
+        if handler is not None:
+            return handler(self.sim, func, args, kwargs)
+        return func(*args, **kwargs)

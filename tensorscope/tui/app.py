@@ -1,0 +1,419 @@
+"""The tensorscope step-debugger: panes that read Steps, keys that send commands to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tensorscope.engine import Command, ScriptTarget
+from tensorscope.model import Flag, Step
+from tensorscope.tui.flags import FlagList
+from tensorscope.tui.help import HelpScreen
+from tensorscope.tui.history import History
+from tensorscope.tui.inspector import Inspector
+from tensorscope.tui.narration import Narration
+from tensorscope.tui.output import OutputPane
+from tensorscope.tui.runner import Runner, simulate_cuda_supported
+from tensorscope.tui.source import SourceView
+from tensorscope.tui.status import StatusBar, status_content
+from tensorscope.tui.stdin import ScriptStdin
+from tensorscope.tui.tensors import TensorTable
+from tensorscope.tui.words import words
+
+_END_STATES = {"finished", "exception", "exit", "stopped", "max-steps", "timeout"}
+
+
+class TensorScopeApp(App[None]):
+    """Step through a PyTorch script and watch every tensor, with the classic mistakes explained."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tensorscope"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (34, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n,space", "next", "next", key_display="n"),
+        Binding("s", "step", "step in"),
+        Binding("f", "finish", "finish"),
+        Binding("c", "continue", "continue"),
+        Binding("left", "back", "back", priority=True),
+        Binding("right", "forward", "forward", priority=True),
+        Binding("b", "breakpoint", "breakpoint"),
+        Binding("r", "restart", "restart"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        script: str | ScriptTarget,
+        *,
+        simulate_cuda: bool = False,
+        lang: str = "en",
+        breakpoints: Iterable[int | tuple[str, int]] = (),
+        trace_modules: Iterable[str] = (),
+    ) -> None:
+        super().__init__()
+        self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script)
+        self.lang = lang
+        self.simulated = simulate_cuda and simulate_cuda_supported()
+        self.runner = Runner(self.target, self, trace_modules=trace_modules, simulate_cuda=self.simulated)
+        for bp in breakpoints:
+            self.runner.breakpoints.add((self.target.display, bp) if isinstance(bp, int) else bp)
+        self.history = History()
+        self.state = "starting"
+        """`starting`, `paused`, `running`, or how the run ended (`finished`, `exception`, `exit`, ...)."""
+        self.exit_code: int | None = None
+        self._live = 0
+        """The run whose messages are shown (0 while a restart waits for the old run to end)."""
+        self._pinned: Flag | str | None = None
+        """What the user chose to inspect at this step (a flag or a tensor name); None: automatic."""
+        self._chosen: str | None = None
+        """The tensor the user picked last: the Inspector stays on it while it is in scope."""
+        self._stdin = ScriptStdin()
+        self._stdin_seen = 0
+        self._sources: dict[str, list[str]] = {self.target.display: list(self.target.lines)}
+
+    # --- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        w = words(self.lang)
+        yield StatusBar(id="status")
+        yield Narration(id="narration")
+        with Horizontal(id="main"):
+            source = SourceView(id="source")
+            source.border_title = w["source"]
+            yield source
+            with Vertical(id="right"):
+                tensors = TensorTable(id="tensors")
+                tensors.border_title = w["tensors"]
+                yield tensors
+                inspector = Inspector(id="inspector")
+                inspector.border_title = w["inspector"]
+                yield inspector
+        with Horizontal(id="bottom"):
+            flags = FlagList(id="flags")
+            flags.border_title = w["flags"]
+            yield flags
+            output = OutputPane(id="output")
+            output.border_title = w["output"]
+            yield output
+        yield Footer()
+
+    @property
+    def source(self) -> SourceView:
+        return self.query_one("#source", SourceView)
+
+    @property
+    def tensors(self) -> TensorTable:
+        return self.query_one("#tensors", TensorTable)
+
+    @property
+    def inspector(self) -> Inspector:
+        return self.query_one("#inspector", Inspector)
+
+    @property
+    def flags(self) -> FlagList:
+        return self.query_one("#flags", FlagList)
+
+    @property
+    def output(self) -> OutputPane:
+        return self.query_one("#output", OutputPane)
+
+    @property
+    def current_step(self) -> Step | None:
+        """The Step on screen."""
+        return self.history.current
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._stdin.install()
+        self.query_one(Narration).show([words(self.lang)["starting"]], self.lang)
+        self.flags.show([], self.lang)
+        self._show_source_only()
+        self._show_status()
+        self._start_run()
+
+    def on_resize(self) -> None:
+        self._show_status()
+
+    def on_unmount(self) -> None:
+        self.runner.stop()
+        self._stdin.uninstall()
+
+    def _start_run(self) -> None:
+        if self._live:
+            return
+        self.history = History()
+        self.state = "starting"
+        self.exit_code = None
+        try:
+            self._live = self.runner.start()
+        except Exception as exc:  # e.g. --simulate-cuda on a machine that has CUDA
+            self.state = "stopped"
+            self.notify(str(exc), title="tensorscope", severity="error", timeout=30)
+            self._show_status()
+
+    @on(Runner.StepReady)
+    def _on_step(self, message: Runner.StepReady) -> None:
+        if message.run != self._live:
+            return
+        follow = self.history.at_end
+        self.history.append(message.step)
+        if follow:
+            self.history.go_last()
+        event = message.step.event
+        self.state = "exception" if event == "exception" else "finished" if event == "end" else "paused"
+        self._pinned = None
+        self._show_step()
+
+    @on(Runner.Ended)
+    def _on_ended(self, message: Runner.Ended) -> None:
+        if message.run != self._live:
+            if self._live == 0 and message.run == self.runner.run:
+                self._start_run()  # the run being restarted has ended: start the new one
+            return
+        trace = message.trace
+        self.state = trace.end_reason
+        self.exit_code = trace.exit_code
+        self._check_stdin()
+        self._show_status()
+
+    def _send(self, cmd: Command) -> None:
+        if len(self.history) and not self.history.at_end:
+            self.history.go_last()
+            self._pinned = None
+            self._show_step()
+            self.notify(words(self.lang)["back_live"], timeout=2)
+            return
+        if self.state == "paused":
+            self.state = "running"
+            self.runner.send(cmd)
+            self._show_status()
+        elif self.state == "running":
+            self.notify(words(self.lang)["is_running"], timeout=3)
+        elif self.state in _END_STATES:
+            self.notify(words(self.lang)["is_over"], timeout=3)
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def action_next(self) -> None:
+        """Run the next line, stepping over calls."""
+        self._send("next")
+
+    def action_step(self) -> None:
+        """Run the next line, stopping inside calls to the user's code."""
+        self._send("step")
+
+    def action_finish(self) -> None:
+        """Run until the current function returns."""
+        self._send("finish")
+
+    def action_continue(self) -> None:
+        """Run until a breakpoint, a new warning or error flag, or the end."""
+        self._send("continue")
+
+    def action_back(self) -> None:
+        """Show the previous recorded Step."""
+        if self.history.back():
+            self._pinned = None
+            self._show_step()
+        elif len(self.history):
+            self.notify(words(self.lang)["at_start"], timeout=2)
+
+    def action_forward(self) -> None:
+        """Show the next recorded Step; at the newest one, run the next line."""
+        if self.history.forward():
+            self._pinned = None
+            self._show_step()
+        elif self.state == "paused":
+            self._send("next")
+        elif self.state in _END_STATES:
+            self.notify(words(self.lang)["is_over"], timeout=3)
+
+    def action_breakpoint(self) -> None:
+        """Set or clear a breakpoint at the source cursor."""
+        self._toggle_breakpoint(self.source.file, self.source.cursor_line)
+
+    def action_restart(self) -> None:
+        """Run the script again from the top (breakpoints stay)."""
+        self.notify(words(self.lang)["restarting"].format(script=self.target.display), timeout=2)
+        session = self.runner.session
+        self.runner.stop()
+        self._live = 0
+        self.history = History()
+        self.state = "starting"
+        self._show_status()
+        if session is None or session.finished:
+            self._start_run()
+        else:  # wait for the old run to let go of __main__ (its Ended message), at most a second
+            self.set_timer(1.0, self._start_run)
+
+    def action_help(self) -> None:
+        """Show every key and what the marks mean."""
+        self.push_screen(HelpScreen(self.lang))
+
+    def action_toggle_language(self) -> None:
+        """Switch the explanations and labels between English and Chinese."""
+        self.lang = "zh" if self.lang == "en" else "en"
+        w = words(self.lang)
+        for pane in ("source", "tensors", "inspector", "flags", "output"):
+            self.query_one(f"#{pane}").border_title = w[pane]
+        self.flags.show(self.history.flags(), self.lang)
+        self._show_step()
+
+    async def action_quit(self) -> None:
+        """Quit at once (the script is stopped, even mid-call)."""
+        self.runner.stop()
+        self.exit()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("back", "forward"):  # ← → belong to text inputs in other screens
+            return self.screen is self.screen_stack[0]
+        return True
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in [
+            ("Next line", "Run the next line, stepping over calls (n)", self.action_next),
+            ("Step into", "Run the next line, stopping inside calls (s)", self.action_step),
+            ("Finish function", "Run until the current function returns (f)", self.action_finish),
+            ("Continue", "Run to a breakpoint, a new flag or the end (c)", self.action_continue),
+            ("Step back", "Show the previous recorded step (←)", self.action_back),
+            ("Step forward", "Show the next recorded step, or run the next line (→)", self.action_forward),
+            ("Toggle breakpoint", "At the source cursor (b)", self.action_breakpoint),
+            ("Restart", "Run the script again from the top (r)", self.action_restart),
+            ("Help", "Keys and marks (?)", self.action_help),
+            ("Language: English / 中文", "Switch the explanations' language", self.action_toggle_language),
+        ]:
+            yield SystemCommand(title, help_text, action)
+
+    # --- events from the panes --------------------------------------------------------------------
+
+    @on(SourceView.BreakpointClicked)
+    def _on_breakpoint_clicked(self, message: SourceView.BreakpointClicked) -> None:
+        self._toggle_breakpoint(message.file, message.line)
+
+    @on(TensorTable.Picked)
+    def _on_tensor_picked(self, message: TensorTable.Picked) -> None:
+        self._pinned = message.name
+        self._show_inspector()
+
+    @on(FlagList.Chosen)
+    def _on_flag_chosen(self, message: FlagList.Chosen) -> None:
+        self._pinned = message.flag
+        self._show_inspector()
+
+    def _toggle_breakpoint(self, file: str, line: int) -> None:
+        w = words(self.lang)
+        lines = self._source_lines(file)
+        text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        if not text or text.startswith("#"):
+            self.notify(w["bp_blank"].format(line=line), severity="warning", timeout=3)
+            return
+        on = self.runner.toggle_breakpoint(file, line)
+        self.source.set_breakpoints({ln for f, ln in self.runner.breakpoints if f == file})
+        self.notify(w["bp_set" if on else "bp_cleared"].format(line=line), timeout=2)
+
+    # --- drawing ----------------------------------------------------------------------------------
+
+    def _source_lines(self, file: str) -> list[str]:
+        lines = self._sources.get(file)
+        if lines is None:
+            try:
+                lines = Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                lines = []
+            self._sources[file] = lines
+        return lines
+
+    def _show_source_only(self) -> None:
+        file = self.target.display
+        self.source.show(file, self._source_lines(file), next_line=None, done_line=None, raised_line=None,
+                         breakpoints={ln for f, ln in self.runner.breakpoints if f == file}, flag_lines={})
+
+    def _show_step(self) -> None:
+        """Every pane from the Step on screen."""
+        step = self.history.current
+        if step is None:
+            self._show_status()
+            return
+        self._show_source(step)
+        self.tensors.show(step, self.history.baseline(), simulated=self.simulated)
+        flags = self.history.flags()
+        self.flags.show(flags, self.lang)
+        w = words(self.lang)
+        self.tensors.border_title = f"{w['tensors']} · {len(step.tensors)}"
+        self.flags.border_title = f"{w['flags']} · {len(flags)}" if flags else w["flags"]
+        self.output.show(self.history.output(), self.history.losses())
+        self._show_narration(step)
+        self._show_inspector()
+        self._check_stdin()
+        self._show_status()
+
+    def _show_source(self, step: Step) -> None:
+        file = step.file
+        self.source.show_step(step, self._source_lines(file),
+                              breakpoints={ln for f, ln in self.runner.breakpoints if f == file},
+                              flag_lines=self.history.flag_lines(file, self.target.display),
+                              title=words(self.lang)["source"])
+
+    def _show_narration(self, step: Step) -> None:
+        lines = self._source_lines(step.prev_file or step.file)
+        ran = lines[step.prev_line - 1] if step.prev_line and step.prev_line <= len(lines) else ""
+        self.query_one(Narration).show_step(self.history, ran, self.lang)
+
+    def _show_inspector(self) -> None:
+        step = self.history.current
+        inspector = self.inspector
+        if step is None:
+            return
+        pinned = self._pinned
+        if isinstance(pinned, Flag):
+            inspector.show_flag(pinned, self.lang)
+            return
+        if pinned is None and step.exception is not None:
+            eof = step.exception.type == "EOFError" and self._stdin.reads
+            note = words(self.lang)["stdin"] if eof else ""
+            inspector.show_exception(step.exception, step.flags, self.lang, note)
+            return
+        serious = [f for f in step.flags if f.severity != "info"]
+        if pinned is None and serious:
+            inspector.show_flag(serious[-1], self.lang)
+            return
+        tensors = self.tensors
+        if isinstance(pinned, str):
+            self._chosen = pinned
+        name = self._chosen if self._chosen and step.tensor(self._chosen) else None
+        if name is None and tensors.changed:
+            name = tensors.changed[0]  # follow what just changed until the user picks a tensor
+            tensors.select(name)
+        if name is None:
+            name = tensors.selected_name
+        tensor = step.tensor(name) if name else None
+        if tensor is None and step.tensors:
+            tensor = step.tensors[0]
+        inspector.show_tensor(tensor, self.lang, self.simulated)
+
+    def _show_status(self) -> None:
+        status = status_content(
+            self.target.display, self.history.current, self.state, lang=self.lang, simulated=self.simulated,
+            position=self.history.index + 1, total=len(self.history), exit_code=self.exit_code,
+            width=self.size.width - 2,
+        )
+        self.query_one(StatusBar).update(status, layout=False)  # one line, always
+
+    def _check_stdin(self) -> None:
+        reads = self._stdin.reads
+        if reads > self._stdin_seen:
+            self._stdin_seen = reads
+            w = words(self.lang)
+            self.notify(w["stdin"], title=w["stdin_title"], severity="warning", timeout=10)

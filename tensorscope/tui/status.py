@@ -1,0 +1,60 @@
+"""The status bar: script, step, line, function, grad mode, devices and whether the script runs."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from tensorscope.model import Step
+from tensorscope.tui.words import words
+
+STATE_STYLE = {
+    "paused": "bold $text-accent",
+    "running": "bold $text-warning",
+    "finished": "bold $text-success",
+    "exception": "bold $text-error",
+    "exit": "bold $text-warning",
+    "stopped": "bold $text-warning",
+    "max-steps": "bold $text-warning",
+    "timeout": "bold $text-warning",
+    "starting": "$text-muted",
+}
+
+
+def status_content(script: str, step: Step | None, state: str, *, lang: str = "en", simulated: bool = False,
+                   position: int = 0, total: int = 0, exit_code: int | None = None,
+                   width: int = 0) -> Content:
+    """One line: `tensorscope · linreg.py · ⏸ paused · step 37 · line 24 in <module> · grad mode ON · ...`."""
+    w = words(lang)
+    sep = (" · ", "$text-muted")
+    parts: list[str | tuple[str, str]] = [("tensorscope", "bold $text-accent"), sep, (script, "bold"), sep]
+    if total and position < total:
+        parts.append((w["history"].format(pos=position, total=total), "bold $text-warning"))
+    else:
+        label = w.get(state, state).format(code=exit_code)
+        parts.append((label, STATE_STYLE.get(state, "bold")))
+    if step is not None:
+        parts += [sep, f"{w['step']} {step.index}", sep, f"{w['line']} {step.line} {w['in']} {step.function}"]
+        grad = (w["grad_on"], "$text-success") if step.grad_enabled else (w["grad_off"], "bold $text-warning")
+        parts += [sep, grad]
+        devices = list(step.devices)
+        if devices:
+            parts += [sep, f"{w['devices']}: "]
+            if len(devices) > 1:
+                parts.append((f"{', '.join(devices)} ⚠", "bold $text-error"))
+            else:
+                parts.append(devices[0])
+            if simulated and any(d.startswith("cuda") for d in devices):
+                parts.append((f" ({w['simulated']})", "$text-muted"))
+    content = Content.assemble(*parts)
+    if width and content.cell_length > width:  # the name of the tool is the first thing to go
+        content = Content.assemble(*parts[2:])
+    return content
+
+
+class StatusBar(Static):
+    """Where the script is and what it is doing, in one line at the top."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; text-wrap: nowrap; text-overflow: ellipsis; background: $panel; padding: 0 1; }
+    """

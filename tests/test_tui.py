@@ -1,0 +1,359 @@
+"""The terminal UI, driven as a user would: keys in, panes out (Textual pilot, 140x44)."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tensorscope.checks import codes
+from tensorscope.checks.base import Check
+from tensorscope.diff import narrate
+from tensorscope.model import Flag, Step, TensorView
+from tensorscope.tui import runner as runner_module
+from tensorscope.tui.app import TensorScopeApp
+from tensorscope.tui.history import History, printed_losses
+from tensorscope.tui.output import printable, sparkline
+from tensorscope.tui.tensors import cells
+
+SIZE = (140, 44)
+REPO = Path(__file__).resolve().parent.parent
+
+LINREG = """
+import torch
+
+x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
+y = 2 * x + 1
+w = torch.zeros(1, 1, requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+for epoch in range(3):
+    y_pred = x @ w + b
+    loss = ((y_pred - y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        w -= 0.05 * w.grad
+        b -= 0.05 * b.grad
+    w.grad.zero_()
+    b.grad.zero_()
+    print(f"Epoch {epoch + 1}, Loss: {loss.item():.4f}")
+print("done")
+"""
+BACKWARD_LINE = 10
+"""`loss.backward()` in LINREG."""
+
+
+async def wait_until(pilot, condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Let the app and the engine work until `condition` holds (bounded; fails with `what`)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def started(pilot, app: TensorScopeApp) -> Step:
+    await wait_until(pilot, lambda: app.current_step is not None and app.state == "paused", "the first step")
+    assert app.current_step is not None
+    return app.current_step
+
+
+async def press(pilot, app: TensorScopeApp, key: str) -> Step:
+    """Press a stepping key and wait for the engine's next pause (or the end)."""
+    before = len(app.history)
+    await pilot.press(key)
+    await wait_until(pilot, lambda: app.state != "running" and (len(app.history) > before or app.state
+                                                                  not in ("paused", "starting")), key)
+    await pilot.pause()
+    assert app.current_step is not None
+    return app.current_step
+
+
+def table_row(app: TensorScopeApp, name: str) -> dict[str, str]:
+    table = app.tensors
+    keys = [str(c.key.value) for c in table.ordered_columns]
+    return dict(zip(keys, (cell.plain for cell in table.get_row(name)), strict=True))
+
+
+class TestTensorsPane:
+    async def test_w_shows_its_grad_after_backward(self, write_script):
+        """After loss.backward() the table's `w` row shows w.grad, and the Inspector follows w."""
+        app = TensorScopeApp(str(write_script(LINREG)), breakpoints=(BACKWARD_LINE,))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            step = await press(pilot, app, "c")
+            assert step.line == BACKWARD_LINE
+            assert table_row(app, "w")["grad"] == "—"  # a leaf that requires grad, .grad still None
+            step = await press(pilot, app, "n")
+            w = step.tensor("w")
+            assert w is not None and w.grad is not None
+            row = table_row(app, "w")
+            assert row["grad"] == w.grad.preview == "[[-35]]"
+            assert row["requires_grad"] == "✓" and row["shape"] == "1×1"
+            assert "w" in app.tensors.changed
+            assert "backward() wrote w.grad = [[-35]]" in " ".join(app.query_one("#narration").sentences)
+            assert app.inspector.showing in ("tensor:w", "tensor:b")
+
+    async def test_changed_cells_follow_the_frame(self, write_script):
+        """A cell is highlighted only when it differs from the last pause in the same function."""
+        app = TensorScopeApp(str(write_script(LINREG)), breakpoints=(BACKWARD_LINE,))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            await press(pilot, app, "c")
+            await press(pilot, app, "n")
+            assert {"w", "b"} <= set(app.tensors.changed)
+            assert "x" not in app.tensors.changed
+
+
+class TestHistory:
+    async def test_step_back_restores_the_previous_step_exactly(self, write_script):
+        """← shows the previous Step as it was (tensors, source marks); → comes back without running."""
+        app = TensorScopeApp(str(write_script(LINREG)))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            for _ in range(12):
+                await press(pilot, app, "n")
+            recorded = list(app.history.steps)
+            later = app.current_step
+            await pilot.press("left")
+            await pilot.pause()
+            earlier = recorded[-2]
+            assert app.current_step is earlier
+            assert app.source.next_line == earlier.line
+            assert [k.value for k in app.tensors.rows] == [t.name for t in earlier.tensors]
+            for t in earlier.tensors:
+                shown = table_row(app, t.name)
+                assert shown == {k: v for k, v in cells(t).items() if k in shown}
+            assert app.history.output() == "".join(s.stdout for s in recorded[:-1])
+            await pilot.press("right")
+            await pilot.pause()
+            assert app.current_step is later and len(app.history) == len(recorded)
+            await press(pilot, app, "right")  # at the newest step → runs the next line
+            assert len(app.history) == len(recorded) + 1
+
+    def test_history_derives_output_flags_and_losses(self):
+        """The Output, Flags and sparkline data at step i come from steps 0..i only."""
+        h = History()
+        flag = Flag("x-code", "warning", 3, "<module>", "m", "h")
+        loss = TensorView("loss", (), "float32", "cpu", True, False, "MeanBackward0", 0, 1, preview="2.5")
+        h.append(Step(0, "s.py", 1, "<module>", 0, stdout="Loss: 9\n"))
+        h.append(Step(1, "s.py", 2, "<module>", 0, tensors=(loss,), flags=(flag,), stdout="x\n"))
+        h.go_last()
+        assert h.output() == "Loss: 9\nx\n" and h.flags() == [(1, flag)] and h.losses() == [2.5]
+        h.back()
+        assert h.output() == "Loss: 9\n" and h.flags() == [] and h.losses() == [9.0]
+        assert printed_losses("Epoch 1, Loss: 27.4\nloss=1e-3 acc 0.5") == [27.4, 0.001]
+
+
+class TestBreakpoints:
+    async def test_continue_stops_at_breakpoints_set_three_ways(self, write_script):
+        """--break, `b` at the source cursor, and a click on a line number all stop `c` there."""
+        app = TensorScopeApp(str(write_script(LINREG)), breakpoints=(9,))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            assert (await press(pilot, app, "c")).line == 9
+            app.source.focus()
+            for _ in range(5):  # cursor follows ▶ (line 9): down to line 14
+                await pilot.press("down")
+            await pilot.press("b")
+            assert (app.source.file, 14) in app.runner.breakpoints
+            assert (await press(pilot, app, "c")).line == 14
+            # the click: line 16's number, in the gutter (source scrolled to top: row = line - 1)
+            app.source.scroll_to(y=0, animate=False, immediate=True)
+            await pilot.pause()
+            await pilot.click("#source", offset=(3, 1 + 15))
+            assert (app.source.file, 16) in app.runner.breakpoints
+            assert 16 in app.source.breakpoints
+            assert (await press(pilot, app, "c")).line == 16
+            await pilot.press("b")  # cursor is on ▶ = 16: clears it
+            await pilot.press("b")  # and sets it again
+            await pilot.press("b")
+            assert (app.source.file, 16) not in app.runner.breakpoints
+            assert (await press(pilot, app, "c")).line == 9  # next epoch
+
+    async def test_a_blank_line_takes_no_breakpoint(self, write_script):
+        app = TensorScopeApp(str(write_script("import torch\n\nx = 1\n")))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            app.source.cursor_line = 2
+            await pilot.press("b")
+            assert app.runner.breakpoints == set()
+
+
+class _MarkCheck(Check):
+    """Flags a line that assigns to `bad` once it has run (a stand-in for a real pitfall check)."""
+
+    code = "test-mark"
+    wants_lines = True
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def on_line(self, ctx, frame: types.FrameType, line: int) -> None:
+        if self.last is not None and ctx.source_line(frame, self.last).strip().startswith("bad ="):
+            self.flag(ctx, "warning", {"name": "bad"}, ("bad",), line=self.last)
+        self.last = line
+
+
+FLAGGED = """
+import torch
+a = torch.ones(2)
+bad = a * 2
+c = a + 1
+print("end")
+"""
+
+
+class TestFlags:
+    async def test_continue_stops_at_a_new_warning_and_explains_it(self, write_script, monkeypatch):
+        """`c` stops after a flagged line; the flag is listed, its line coloured, its text inspected."""
+        monkeypatch.setattr(runner_module, "default_checks", lambda: [_MarkCheck()])
+        app = TensorScopeApp(str(write_script(FLAGGED)))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            step = await press(pilot, app, "c")
+            assert [f.code for f in step.flags] == ["test-mark"]
+            assert step.prev_line == 3 and app.state == "paused"
+            assert app.source.flag_lines == {3: "warning"}
+            assert app.flags.flags[0].code == "test-mark"
+            assert app.inspector.showing == "flag:test-mark"
+            await press(pilot, app, "n")
+            assert app.current_step.flags == () and app.flags.flags[0].code == "test-mark"
+            await pilot.press("left")
+            await pilot.press("left")
+            await pilot.pause()
+            assert app.flags.flags == []  # flags newer than the Step on screen are not listed
+
+    @pytest.mark.skipif("grad-accumulation" not in codes(), reason="grad-accumulation check not registered")
+    async def test_forgot_zero_grad_is_flagged_at_backward(self):
+        """scenarios/forgot_zero_grad.py: `c` stops at epoch 2's loss.backward() with grad-accumulation."""
+        script = REPO / "scenarios" / "forgot_zero_grad.py"
+        lines = script.read_text().splitlines()
+        backward = 1 + next(i for i, s in enumerate(lines) if s.strip() == "loss.backward()")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            step = await press(pilot, app, "c")
+            flag = next(f for f in step.flags if f.code == "grad-accumulation")
+            assert flag.line == backward and flag.severity == "warning"
+            assert app.source.flag_lines.get(backward) == "warning"
+            assert app.inspector.showing == "flag:grad-accumulation"
+
+
+class TestEndings:
+    async def test_finished_script_keeps_its_final_state(self, write_script):
+        app = TensorScopeApp(str(write_script(LINREG)))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            step = await press(pilot, app, "c")
+            await wait_until(pilot, lambda: app.state == "finished", "the end")
+            assert step.event == "end" and app.current_step is step
+            assert "finished" in str(app.query_one("#status").render())
+            assert "Epoch 3, Loss:" in app.output.text
+            assert app.output.losses == [41.0, 1.1288, 0.0433]  # printed: `c` skipped the steps between
+            await pilot.press("n")  # nothing to run: the screen stays
+            await pilot.pause()
+            assert app.current_step is step
+            await pilot.press("left")
+            await pilot.pause()
+            assert app.current_step is app.history.steps[-2]
+
+    async def test_exception_is_shown_at_its_line_and_the_app_stays_usable(self, write_script):
+        script = write_script("import torch\na = torch.ones(3, 4)\nb = torch.ones(5, 6)\nc = a @ b\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            step = await press(pilot, app, "c")
+            await wait_until(pilot, lambda: app.state == "exception", "the exception")
+            assert step.event == "exception" and step.exception is not None
+            assert step.exception.type == "RuntimeError" and step.line == 4
+            assert app.source.raised_line == 4
+            assert app.inspector.showing == "exception"
+            assert "RuntimeError" in str(app.inspector.body.render())
+            await pilot.press("left")
+            await pilot.pause()
+            assert app.current_step is app.history.steps[0]
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.state == "paused" and len(app.history) == 1, "the restart")
+            assert app.current_step.line == 1 and app.runner.run == 2
+
+    async def test_input_gets_an_empty_stdin_and_an_explanation(self, write_script):
+        app = TensorScopeApp(str(write_script('name = input("name? ")\nprint(name)\n')))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            step = await press(pilot, app, "c")
+            await wait_until(pilot, lambda: app.state == "exception", "EOFError")
+            assert step.exception is not None and step.exception.type == "EOFError"
+            assert "input()" in str(app.inspector.body.render())
+            assert app.output.text == "name? "
+
+    async def test_quit_works_while_the_script_loops_forever(self, write_script):
+        script = write_script("import torch\nx = torch.zeros(2)\nwhile True:\n    x = x + 1\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            await pilot.press("c")
+            await pilot.pause(0.2)
+            assert app.state == "running"
+            session = app.runner.session
+            await pilot.press("q")
+        assert session is not None
+        trace = session.join(5)
+        assert trace is not None and trace.end_reason == "stopped"
+
+
+class TestScreen:
+    async def test_panes_fit_without_overlap_at_80x24(self, write_script):
+        """A small terminal still shows every pane, side by side or stacked, never on top of each other."""
+        app = TensorScopeApp(str(write_script(LINREG)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot, app)
+            await press(pilot, app, "n")
+            panes = ("source", "tensors", "inspector", "flags", "output")
+            regions = {p: app.query_one(f"#{p}").region for p in panes}
+            for name, region in regions.items():
+                assert region.width >= 20 and region.height >= 4, name
+                assert app.screen.region.contains_region(region), name
+            names = list(regions)
+            for i, a in enumerate(names):
+                for b in names[i + 1:]:
+                    assert not regions[a].overlaps(regions[b]), (a, b)
+
+    async def test_help_palette_and_language(self, write_script):
+        app = TensorScopeApp(str(write_script(LINREG)), lang="zh")
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            assert "已暂停" in str(app.query_one("#status").render())
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert {"Next line", "Step into", "Continue", "Restart", "Toggle breakpoint"} <= set(titles)
+            await pilot.press("question_mark")
+            assert type(app.screen).__name__ == "HelpScreen"
+            await pilot.press("n")  # the debugger's keys wait while help is open
+            assert len(app.history) == 1
+            await pilot.press("escape")
+            assert type(app.screen).__name__ != "HelpScreen"
+            app.action_toggle_language()
+            assert "paused" in str(app.query_one("#status").render())
+
+
+class TestWords:
+    def test_output_shows_escape_codes_without_obeying_them(self):
+        assert printable("\x1b[31mred\x1b[0m\x07\n") == "␛[31mred␛[0m^G\n"
+        assert printable("10%\r50%\r100%\n") == "100%\n"
+
+    def test_sparkline_shape(self):
+        line = sparkline([3.0, 2.0, 1.0], 10)
+        assert len(line) == 3 and line[0] == "█" and line[-1] == "▁"
+        assert sparkline([1.0, 2.0, 3.0, 4.0], 2) == "▁█"  # the newest values that fit
+        assert sparkline([float("nan")], 10) == ""
+
+    def test_narration_in_chinese(self, write_script):
+        from tensorscope.engine import Session
+
+        trace = Session(str(write_script(LINREG))).record()
+        steps = list(trace.steps)
+        i = next(i for i, s in enumerate(steps) if s.prev_line == BACKWARD_LINE)
+        before, after = steps[i - 1], steps[i]
+        assert narrate(before, after, "zh")[0] == "backward() 写入 w.grad = [[-35]] 和 b.grad = [-12]"
+        assert narrate(before, after, "en")[0] == "backward() wrote w.grad = [[-35]] and b.grad = [-12]"
