@@ -251,7 +251,7 @@ class TestRunning:
 
     def test_pickle_sees_a_real_main(self, write_script, tmp_path):
         path = write_script(
-            f"""
+            """
             import pickle
             class Point:
                 def __init__(self, x):

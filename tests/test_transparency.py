@@ -23,7 +23,11 @@ def _cases() -> list[tuple[Path, tuple[str, ...]]]:
     return cases
 
 
-@pytest.mark.parametrize(("path", "args"), _cases(), ids=lambda v: v.stem if isinstance(v, Path) else " ".join(v))
+def _id(value: object) -> str:
+    return value.stem if isinstance(value, Path) else " ".join(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("path", "args"), _cases(), ids=_id)
 def test_scenario_output_equals_plain_python(path: Path, args: tuple[str, ...]) -> None:
     plain = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True,
                            cwd=REPO, timeout=120)

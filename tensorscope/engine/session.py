@@ -318,13 +318,13 @@ class Session:
                 finally:
                     sys.settrace(None)
                     self._cur_frame = None
-                if reason in ("finished", "exit") and (self._record or self._interactive):
-                    self._end_step(namespace)
                 for m in self.monitors:
                     try:
                         m.on_finish(self)
                     except Exception:
                         pass
+                if reason in ("finished", "exit") and (self._record or self._interactive):
+                    self._end_step(namespace)
         self._capture.uninstall()
         self.trace = self._make_trace(completed, reason, exc_info, exit_code)
         self._events.put(self.trace)
