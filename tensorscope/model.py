@@ -45,6 +45,20 @@ class GradView:
 
 
 @dataclass(frozen=True)
+class GraphNode:
+    """One node of a tensor's autograd graph, in depth-first order (the tree the Inspector draws)."""
+
+    depth: int
+    """0 for the tensor's own `grad_fn`, 1 for its inputs, and so on down to the leaves."""
+    name: str
+    """The node's class: `MulBackward0`, `AccumulateGrad` (a leaf), or `…` where the tree was cut."""
+    leaf: str | None = None
+    """For a leaf: the user's name for it (`w`, `model.0.weight`) or its shape and dtype."""
+    again: bool = False
+    """True when this node was already drawn higher up (graphs share nodes); its inputs are not repeated."""
+
+
+@dataclass(frozen=True)
 class TensorView:
     """One tensor in scope at one step: metadata always, values only when small."""
 
@@ -70,6 +84,8 @@ class TensorView:
     """min/max/mean/std and NaN/Inf counts, for tensors small enough to summarise cheaply."""
     grad: GradView | None = None
     """Its `.grad` (read only for leaves and tensors that retain grad)."""
+    graph: tuple[GraphNode, ...] = ()
+    """Its autograd graph, `grad_fn` first, down to the leaves (empty for leaves and plain tensors)."""
 
     @property
     def shape_text(self) -> str:
@@ -292,6 +308,7 @@ _RECORD_FIELDS.update(
     {
         (TensorView, "stats"): Stats,
         (TensorView, "grad"): GradView,
+        (TensorView, "graph"): GraphNode,
         (ExceptionInfo, "traceback"): FrameInfo,
         (Step, "tensors"): TensorView,
         (Step, "optimizers"): OptimizerView,

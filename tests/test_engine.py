@@ -132,6 +132,45 @@ class TestCollection:
         assert last.optimizers[0].type == "SGD" and last.optimizers[0].lr == pytest.approx(0.1)
         assert last.optimizers[0].param_count == 4
 
+    def test_autograd_graph_down_to_named_leaves(self, write_script):
+        """A non-leaf carries its graph, grad_fn first, leaves named as the user names them."""
+        path = write_script(
+            """
+            import torch
+            w = torch.ones(2, requires_grad=True)
+            h = w * 3
+            sq = h * h
+            loss = sq.sum() + torch.ones(2, requires_grad=True).sum()
+            end = 1
+            """
+        )
+        trace = Session(str(path)).record()
+        last = trace.steps[-1]
+        assert last.tensor("w").graph == ()
+        graph = last.tensor("loss").graph
+        assert [(n.depth, n.name) for n in graph[:3]] == [(0, "AddBackward0"), (1, "SumBackward0"),
+                                                          (2, "MulBackward0")]
+        leaves = [n.leaf for n in graph if n.leaf is not None]
+        assert leaves == ["w", "2 float32"]  # the unnamed leaf is described by shape and dtype
+        again = [n for n in graph if n.again]  # sq = h * h reaches h's node twice: drawn once
+        assert [n.name for n in again] == ["MulBackward0"]
+        assert Trace.from_json(trace.to_json()).steps[-1].tensor("loss").graph == graph
+
+    def test_autograd_graph_is_cut_when_long(self, write_script):
+        """A graph kept growing across iterations is cut, not walked whole at every step."""
+        path = write_script(
+            """
+            import torch
+            w = torch.ones(1, requires_grad=True)
+            total = 0
+            for _ in range(200):
+                total = total + w * 2
+            end = 1
+            """
+        )
+        graph = Session(str(path)).record().steps[-1].tensor("total").graph
+        assert 10 < len(graph) <= 41 and graph[-1].name == "…"
+
     def test_grad_recorded_and_non_leaf_grad_not_touched(self, write_script):
         path = write_script(
             """

@@ -106,6 +106,26 @@ class TestTensorsPane:
             assert "x" not in app.tensors.changed
 
 
+    async def test_inspector_draws_the_autograd_graph_down_to_the_leaves(self, write_script):
+        """Picking `loss` in the table shows its graph as a tree ending at the leaves w and b."""
+        app = TensorScopeApp(str(write_script(LINREG)), breakpoints=(BACKWARD_LINE,))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            await press(pilot, app, "c")
+            app.tensors.focus()
+            await pilot.press("home")
+            for _ in range(len(app.current_step.tensors)):
+                if app.tensors.selected_name == "loss":
+                    break
+                await pilot.press("down")
+            await pilot.pause()
+            assert app.inspector.showing == "tensor:loss"
+            text = str(app.inspector.body.render())
+            assert "loss ← MeanBackward0" in text
+            assert "└─ PowBackward0" in text and "├─ MmBackward0" in text
+            assert "● w" in text and "└─ ● b" in text
+
+
 class TestHistory:
     async def test_step_back_restores_the_previous_step_exactly(self, write_script):
         """← shows the previous Step as it was (tensors, source marks); → comes back without running."""

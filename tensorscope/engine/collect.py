@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 import warnings
@@ -10,6 +11,7 @@ from typing import Any
 
 import torch
 
+from tensorscope.engine.graph import graph_of
 from tensorscope.model import GradView, OptimizerView, Stats, TensorView
 
 PREVIEW_NUMEL = 16
@@ -210,14 +212,19 @@ def collect(
 ) -> tuple[tuple[TensorView, ...], tuple[OptimizerView, ...]]:
     """TensorViews and OptimizerViews for everything of interest in a namespace."""
     views: list[TensorView] = []
-    seen: set[str] = set()
     with torch._C.DisableTorchFunction():
+        found: dict[str, tuple[torch.Tensor, str]] = {}
         for name, t, kind in iter_named_tensors(namespace):
-            if name in seen:
-                continue
-            seen.add(name)
+            found.setdefault(name, (t, kind))
+        names: dict[int, str] = {}
+        for name, (t, _) in found.items():
+            names.setdefault(id(t), name)
+        for name, (t, kind) in found.items():
             try:
-                views.append(view_tensor(name, t, stats, kind, device_name))
+                view = view_tensor(name, t, stats, kind, device_name)
+                if t.grad_fn is not None:
+                    view = dataclasses.replace(view, graph=graph_of(t.grad_fn, names))
+                views.append(view)
             except Exception:
                 continue
         optimizers = tuple(

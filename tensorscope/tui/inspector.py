@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tensorscope.explain.catalogue import render
-from tensorscope.model import ExceptionInfo, Flag, Stats, TensorView
+from tensorscope.model import ExceptionInfo, Flag, GraphNode, Stats, TensorView
 from tensorscope.tui.words import words
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
@@ -62,12 +62,55 @@ def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False) -> 
         parts += [_label(w["values"]), (w["not_summarised"], "$text-muted"), "\n"]
     parts.append(_label(w["autograd"]))
     if t.grad_fn:
-        parts += [f"{t.name} ← ", (t.grad_fn, "bold"), (f"  ({w['graph_note']})", "$text-muted")]
+        parts += [f"{t.name} ← ", (t.grad_fn, "bold")]
+        if t.graph:
+            parts += [(f"   {w['graph_note']}", "$text-muted"), "\n", *graph_parts(t.graph, lang)]
     elif t.requires_grad:
         parts.append(f"{w['leaf']}: backward() → {t.name}.grad")
     else:
         parts.append(("—", "$text-muted"))
     return Content.assemble(*parts)
+
+
+def graph_parts(nodes: tuple[GraphNode, ...], lang: str = "en") -> list[str | tuple[str, str]]:
+    """The autograd graph below a tensor's grad_fn as a tree (the root is drawn by the caller)."""
+    w = words(lang)
+    parts: list[str | tuple[str, str]] = []
+    open_levels: list[bool] = []  # per depth above this node: does a sibling still follow?
+    indent = " " * 9
+    hinted = False
+    for i, node in enumerate(nodes[1:], start=1):
+        depth = node.depth
+        last = not any(n.depth == depth for n in _until_shallower(nodes, i + 1, depth))
+        del open_levels[depth - 1:]
+        rails = "".join("│  " if more else "   " for more in open_levels)
+        open_levels.append(not last)
+        parts.append(f"{indent}{rails}{'└─' if last else '├─'} ")
+        if node.name == "…":
+            parts += [(w["graph_cut"], "$text-muted"), "\n"]
+        elif node.leaf is not None:
+            parts += [("● ", "$text-accent"), (node.leaf, "bold $text-accent")]
+            if not hinted:  # the first leaf says what leaves are
+                parts.append((f"  {w['graph_leaf']}", "$text-muted"))
+                hinted = True
+            parts.append("\n")
+        elif node.again:
+            parts += [node.name, (f"  ({w['graph_again']})", "$text-muted"), "\n"]
+        else:
+            parts += [node.name, "\n"]
+    if parts and parts[-1] == "\n":
+        parts.pop()
+    return parts
+
+
+def _until_shallower(nodes: tuple[GraphNode, ...], start: int, depth: int) -> list[GraphNode]:
+    """The nodes after `start` up to the first one shallower than `depth`."""
+    out: list[GraphNode] = []
+    for n in nodes[start:]:
+        if n.depth < depth:
+            break
+        out.append(n)
+    return out
 
 
 def flag_content(flag: Flag, lang: str = "en") -> Content:
