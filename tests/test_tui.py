@@ -323,6 +323,22 @@ class TestEndings:
         assert trace is not None and trace.end_reason == "stopped"
 
 
+    async def test_keys_pressed_while_running_give_one_notice(self, write_script):
+        """Impatient presses while a slow line runs are ignored with a single notice, not a stack of them."""
+        script = write_script("import time\ntime.sleep(1.5)\nx = 1\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            await pilot.press("n")
+            for _ in range(6):
+                await pilot.press("n")
+            await pilot.pause()
+            assert app.state == "running"
+            assert len(app._notifications) == 1
+            await wait_until(pilot, lambda: app.state == "paused", "the slow line to end")
+            await pilot.pause(0.2)
+            assert app.current_step.line == 3 and app.state == "paused"  # the extra presses did not step on
+
 class TestScreen:
     async def test_panes_fit_without_overlap_at_80x24(self, write_script):
         """A small terminal still shows every pane, side by side or stacked, never on top of each other."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -79,6 +80,8 @@ class TensorScopeApp(App[None]):
         """The tensor the user picked last: the Inspector stays on it while it is in scope."""
         self._stdin = ScriptStdin()
         self._stdin_seen = 0
+        self._hinted: dict[str, float] = {}
+        """When each short notice was last shown (repeated key presses do not stack them)."""
         self._sources: dict[str, list[str]] = {self.target.display: list(self.target.lines)}
 
     # --- layout -----------------------------------------------------------------------------------
@@ -192,16 +195,16 @@ class TensorScopeApp(App[None]):
             self.history.go_last()
             self._pinned = None
             self._show_step()
-            self.notify(words(self.lang)["back_live"], timeout=2)
+            self._hint("back_live", 2)
             return
         if self.state == "paused":
             self.state = "running"
             self.runner.send(cmd)
             self._show_status()
         elif self.state == "running":
-            self.notify(words(self.lang)["is_running"], timeout=3)
+            self._hint("is_running", 3)
         elif self.state in _END_STATES:
-            self.notify(words(self.lang)["is_over"], timeout=3)
+            self._hint("is_over", 3)
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -227,7 +230,7 @@ class TensorScopeApp(App[None]):
             self._pinned = None
             self._show_step()
         elif len(self.history):
-            self.notify(words(self.lang)["at_start"], timeout=2)
+            self._hint("at_start", 2)
 
     def action_forward(self) -> None:
         """Show the next recorded Step; at the newest one, run the next line."""
@@ -237,7 +240,7 @@ class TensorScopeApp(App[None]):
         elif self.state == "paused":
             self._send("next")
         elif self.state in _END_STATES:
-            self.notify(words(self.lang)["is_over"], timeout=3)
+            self._hint("is_over", 3)
 
     def action_breakpoint(self) -> None:
         """Set or clear a breakpoint at the source cursor."""
@@ -410,6 +413,14 @@ class TensorScopeApp(App[None]):
             width=self.size.width - 2,
         )
         self.query_one(StatusBar).update(status, layout=False)  # one line, always
+
+    def _hint(self, key: str, timeout: float) -> None:
+        """A short notice, shown once however fast the key that causes it repeats."""
+        now = time.monotonic()
+        if now - self._hinted.get(key, -timeout) < timeout:
+            return
+        self._hinted[key] = now
+        self.notify(words(self.lang)[key], timeout=timeout)
 
     def _check_stdin(self) -> None:
         reads = self._stdin.reads
