@@ -236,6 +236,24 @@ class TestRunning:
             sys.modules["__main__"], "helper_mod"
         )
 
+    def test_restart_while_the_old_run_is_stuck_keeps_the_new_main(self, write_script):
+        """A run stuck in a long call that ends after a newer run started must not take its __main__ away."""
+        outer = sys.modules["__main__"]
+        old = Session(str(write_script("import time\ntime.sleep(1.0)\nx = 1\n", name="old.py")))
+        old.start()
+        old.wait(10)
+        old.send("next")  # now inside time.sleep: stop() takes effect only when it returns
+        old.stop()
+        new = Session(str(write_script("marker = 'new run'\ny = 2\n", name="new.py")))
+        new.start()
+        new.wait(10)
+        assert old.join(5) is not None
+        assert getattr(sys.modules["__main__"], "__file__", "").endswith("new.py")
+        new.send("continue")
+        trace = new.join(5)
+        assert trace is not None and trace.completed
+        assert sys.modules["__main__"] is outer
+
     def test_output_captured_per_step(self, write_script, capsys):
         path = write_script("print('a')\nx = 1\nprint('b', file=__import__('sys').stderr)\ny = 2\n")
         trace = Session(str(path)).record()

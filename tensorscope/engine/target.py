@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import tokenize
 import types
 from collections.abc import Iterator
@@ -98,6 +99,13 @@ def format_syntax_error(exc: SyntaxError, display: str) -> str:
     return msg
 
 
+_MAINS: list[types.ModuleType] = []
+"""The `__main__` modules of the runs in progress, oldest first (two overlap while a restart waits)."""
+_OUTER: list[object] = []
+"""`__main__`, argv and sys.path as they were before the first run in progress started."""
+_MAINS_LOCK = threading.Lock()
+
+
 @dataclass
 class ScriptTarget:
     """A script ready to run: its paths, source and compiled code."""
@@ -142,20 +150,26 @@ class ScriptTarget:
                 "__package__": None,
             }
         )
-        saved_main = sys.modules.get("__main__")
-        saved_argv = sys.argv[:]
-        saved_path = sys.path[:]
-        sys.modules["__main__"] = main
-        sys.argv = list(self.argv)
-        script_dir = os.path.dirname(os.path.realpath(self.path))
-        if sys.path:
-            sys.path[0] = script_dir
-        else:
-            sys.path.append(script_dir)
+        with _MAINS_LOCK:
+            if not _MAINS:  # the first run in: remember what plain python had
+                _OUTER[:] = [sys.modules.get("__main__"), sys.argv[:], sys.path[:]]
+            _MAINS.append(main)
+            sys.modules["__main__"] = main
+            sys.argv = list(self.argv)
+            script_dir = os.path.dirname(os.path.realpath(self.path))
+            if sys.path:
+                sys.path[0] = script_dir
+            else:
+                sys.path.append(script_dir)
         try:
             yield main.__dict__
         finally:
-            if saved_main is not None:
-                sys.modules["__main__"] = saved_main
-            sys.argv = saved_argv
-            sys.path[:] = saved_path
+            with _MAINS_LOCK:
+                _MAINS.remove(main)
+                if not _MAINS:  # the last run out restores plain python's state
+                    saved_main, saved_argv, saved_path = _OUTER
+                    if saved_main is not None:
+                        sys.modules["__main__"] = saved_main  # type: ignore[assignment]
+                    sys.argv = saved_argv  # type: ignore[assignment]
+                    sys.path[:] = saved_path  # type: ignore[index]
+                # else: a newer run (a restart while this one was stuck in a long call) owns them now
