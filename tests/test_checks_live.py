@@ -271,6 +271,35 @@ class TestGradAccumulation:
         (flag,) = flags_of(trace, "grad-accumulation")
         assert flag.severity == "warning"
 
+    def test_flag_shows_as_soon_as_the_stale_sum_is_used(self, write_script: Write) -> None:
+        """Stepping over a training function, the warning is on the step after its second call (the
+        first update that used a stale sum), not one iteration later at the next backward()."""
+        path = write_script("""
+            import torch
+
+            def train_step(w):
+                loss = (w * 3).sum()
+                loss.backward()                 # <- backward
+                with torch.no_grad():
+                    w -= 0.1 * w.grad
+                print(f"loss {loss.item():.2f}")
+
+            w = torch.ones(2, requires_grad=True)
+            for epoch in range(3):
+                train_step(w)
+        """)
+        session = Session(str(path), monitors=default_checks(), stop_on_flags=True)
+        session.start()
+        session.wait(10)
+        shown = []
+        while (step := session.command("next", 10)) is not None and step.event != "end":
+            shown.append(step)
+        session.join(5)
+        flagged = [s for s in shown if any(f.code == "grad-accumulation" for f in s.flags)]
+        assert len(flagged) == 1
+        assert flagged[0].stdout == "loss 4.20\n"  # printed by the second call
+        assert flagged[0].flags[0].line == line_of(path, "<- backward")
+
     def test_micro_batch_accumulation_is_info_only_once_per_line(self, write_script: Write) -> None:
         path = write_script("""
             import torch

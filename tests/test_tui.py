@@ -362,7 +362,7 @@ class TestScreen:
             await started(pilot, app)
             assert "已暂停" in str(app.query_one("#status").render())
             titles = [c.title for c in app.get_system_commands(app.screen)]
-            assert {"Next line", "Step into", "Continue", "Restart", "Toggle breakpoint"} <= set(titles)
+            assert {"下一行", "步入", "继续", "重新运行", "设置/取消断点"} <= set(titles)
             await pilot.press("question_mark")
             assert type(app.screen).__name__ == "HelpScreen"
             await pilot.press("n")  # the debugger's keys wait while help is open

@@ -58,7 +58,10 @@ class _Written:
             return True
         if self.copy is None:
             return False
-        return not torch.allclose(self.copy, leaf.detach(), rtol=0.0, atol=0.0, equal_nan=True)
+        now = leaf.detach()
+        if torch.equal(self.copy, now):  # one cheap comparison in the usual case
+            return False
+        return not torch.allclose(self.copy, now, rtol=0.0, atol=0.0, equal_nan=True)
 
 
 class _Stale:
@@ -78,6 +81,8 @@ class GradAccumulation(Check):
     """Flags backward() calls that add into gradients already there."""
 
     code: ClassVar[str] = "grad-accumulation"
+    wants_lines = True
+    """Lines confirm a stale sum as soon as an update uses it: the flag shows before the next backward()."""
 
     def __init__(self) -> None:
         self._written: dict[int, _Written] = {}
@@ -106,6 +111,11 @@ class GradAccumulation(Check):
             self._stale.clear()
             self._globals = None
             forget_walk()
+
+    def on_line(self, ctx: Session, frame: Any, line: int) -> None:
+        if self._stale and not self._busy:  # nothing to do in a clean run
+            with torch._C.DisableTorchFunction():
+                self._settle(ctx)
 
     # --- backward -----------------------------------------------------------------------------------
 
