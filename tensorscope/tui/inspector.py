@@ -48,7 +48,7 @@ def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False) -> 
         value = g.preview if g.preview is not None else f"{'×'.join(map(str, g.shape)) or '()'} {g.dtype}"
         parts.append(value)
         if g.norm is not None:
-            parts.append((f"   norm {g.norm:.4g}", "$text-muted"))
+            parts.append((f"   {w['norm']} {g.norm:.4g}", "$text-muted"))
         parts.append("\n")
     elif t.requires_grad and t.is_leaf:
         parts += [(w["no_grad"], "$text-muted"), "\n"]
@@ -123,8 +123,9 @@ def flag_content(flag: Flag, lang: str = "en") -> Content:
     where = w["flag_at"].format(line=flag.line, function=flag.function)
     if flag.file:
         where = f"{flag.file} · {where}"
+    severity = w.get(f"sev_{flag.severity}", flag.severity)
     parts: list[str | tuple[str, str]] = [
-        (f"{SEVERITY_MARK.get(flag.severity, '!')} {flag.severity} · {flag.code}",
+        (f"{SEVERITY_MARK.get(flag.severity, '!')} {severity} · {flag.code}",
          SEVERITY_STYLE.get(flag.severity, "bold")),
         (f"  {where}\n", "$text-muted"),
     ]
