@@ -40,7 +40,10 @@ def _bad_values(t: torch.Tensor) -> tuple[int, int] | None:
         return None
     with torch._C.DisableTorchFunction():
         x = t.detach()
-        total = complex(x.sum()) if x.is_complex() else float(x.sum())
+        if x.numel() == 1:  # a loss: its value is its sum
+            total = complex(x.item()) if x.is_complex() else float(x.item())
+        else:
+            total = complex(x.sum()) if x.is_complex() else float(x.sum())
         if isinstance(total, float) and math.isfinite(total):
             return None
         if isinstance(total, complex) and math.isfinite(total.real) and math.isfinite(total.imag):

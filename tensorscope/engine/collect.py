@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import types
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
 
 from tensorscope.engine.graph import graph_of
-from tensorscope.model import GradView, OptimizerView, Stats, TensorView
+from tensorscope.model import GradView, GraphNode, OptimizerView, Stats, TensorView
 
 PREVIEW_NUMEL = 16
 """Tensors with at most this many elements carry their values."""
@@ -26,11 +28,11 @@ DeviceName = Callable[[torch.Tensor], str]
 
 
 def _device_str(t: torch.Tensor, device_name: DeviceName | None) -> str:
-    return device_name(t) if device_name is not None else str(t.device)
+    return device_name(t) if device_name is not None else sys.intern(str(t.device))
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+    return sys.intern(str(dtype).removeprefix("torch."))  # one copy of `float32` in a long history
 
 
 def format_number(x: float | int | bool) -> str:
@@ -57,11 +59,27 @@ def format_values(values: Any) -> str:
 
 
 class StatsCache:
-    """Statistics keyed by (id, data_ptr, version, shape) so unchanged tensors are never recomputed."""
+    """Statistics, and whole views of unchanged tensors, so what did not change is never recomputed.
+
+    Entries hold a weak reference to their tensor: a new tensor that reuses a freed one's address (and
+    memory) is never taken for it. Reused views are the same objects step after step, which keeps a long
+    history small.
+    """
 
     def __init__(self, size: int = 4096) -> None:
-        self._cache: dict[tuple[Any, ...], Stats | None] = {}
+        self._cache: dict[tuple[Any, ...], tuple[weakref.ref[torch.Tensor], Stats | None]] = {}
         self._size = size
+        self._views: dict[str, tuple[weakref.ref[torch.Tensor], tuple[Any, ...], TensorView]] = {}
+        self._graphs: dict[tuple[GraphNode, ...], tuple[GraphNode, ...]] = {}
+
+    def graph(self, nodes: tuple[GraphNode, ...]) -> tuple[GraphNode, ...]:
+        """One shared copy of each distinct graph (a loop draws the same graph at every pass)."""
+        shared = self._graphs.get(nodes)
+        if shared is None:
+            if len(self._graphs) >= self._size:
+                self._graphs.clear()
+            shared = self._graphs[nodes] = nodes
+        return shared
 
     def get(self, t: torch.Tensor) -> Stats | None:
         if t.numel() == 0 or t.numel() > STATS_NUMEL or t.is_complex() or t.dtype == torch.bool:
@@ -69,13 +87,49 @@ class StatsCache:
         if t.is_sparse or t.device.type == "meta":
             return None
         key = (id(t), t.data_ptr(), t._version, tuple(t.shape), t.dtype)
-        if key in self._cache:
-            return self._cache[key]
+        hit = self._cache.get(key)
+        if hit is not None and hit[0]() is t:
+            return hit[1]
         stats = _compute_stats(t)
         if len(self._cache) >= self._size:
             self._cache.clear()
-        self._cache[key] = stats
+        try:
+            self._cache[key] = (weakref.ref(t), stats)
+        except TypeError:
+            pass
         return stats
+
+    def view(self, name: str, t: torch.Tensor, kind: str, device_name: DeviceName | None) -> TensorView:
+        """`view_tensor(...)`, or the same TensorView as last time when nothing it shows can differ.
+
+        Only tensors without `grad_fn` are reused (a graph's leaves are named from the whole scope);
+        small ones are compared by value too, as `w.data -= ...` changes values but not `_version`.
+        """
+        if t.grad_fn is not None or type(t) not in _PLAIN_TENSORS or t.is_inference():
+            return view_tensor(name, t, self, kind, device_name)
+        g = t.grad if t.is_leaf else None
+        gkey = None if g is None else (id(g), g._version, g.data_ptr(), tuple(g.shape), g.dtype, g.device)
+        shown = None if device_name is None else device_name(t)  # a simulated move keeps the storage
+        key = (id(t), t._version, t.data_ptr(), tuple(t.shape), t.dtype, t.device, t.requires_grad,
+               kind, gkey, shown)
+        old = self._views.get(name)
+        if old is not None and old[0]() is t and old[1] == key:
+            view = old[2]
+            if view.preview is None or view.preview == _preview(t):
+                if view.grad is None or view.grad.preview is None or (
+                        g is not None and view.grad.preview == _preview(g)):
+                    return view
+        view = view_tensor(name, t, self, kind, device_name)
+        if len(self._views) >= self._size:
+            self._views.clear()
+        try:
+            self._views[name] = (weakref.ref(t), key, view)
+        except TypeError:
+            pass
+        return view
+
+
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
 def _compute_stats(t: torch.Tensor) -> Stats | None:
@@ -146,7 +200,7 @@ def view_tensor(
         device=_device_str(t, device_name),
         requires_grad=t.requires_grad,
         is_leaf=t.is_leaf,
-        grad_fn=gf.name() if gf is not None else None,
+        grad_fn=sys.intern(gf.name()) if gf is not None else None,
         version=t._version if not t.is_inference() else 0,
         numel=t.numel(),
         kind=kind,
@@ -221,9 +275,9 @@ def collect(
             names.setdefault(id(t), name)
         for name, (t, kind) in found.items():
             try:
-                view = view_tensor(name, t, stats, kind, device_name)
+                view = stats.view(name, t, kind, device_name)
                 if t.grad_fn is not None:
-                    view = dataclasses.replace(view, graph=graph_of(t.grad_fn, names))
+                    view = dataclasses.replace(view, graph=stats.graph(graph_of(t.grad_fn, names)))
                 views.append(view)
             except Exception:
                 continue

@@ -19,6 +19,7 @@ import torch
 
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
+from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.simcuda import SimulatedCuda
 from tensorscope.engine.target import ScriptTarget, display_path
@@ -26,6 +27,8 @@ from tensorscope.model import ExceptionInfo, Flag, FrameInfo, Severity, Step, Tr
 
 Command = Literal["step", "next", "finish", "continue", "stop"]
 COMMANDS: tuple[str, ...] = ("step", "next", "finish", "continue", "stop")
+STACK_SHOWN = 32
+"""How many of the user's frames a Step keeps (the outermost, the innermost): deep recursion stays cheap."""
 _NOT_STEPPED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
 
 
@@ -81,6 +84,8 @@ class Session:
             else:
                 self.add_breakpoint(bp[1], bp[0])
         self._stats = StatsCache()
+        self._frame_infos: dict[tuple[types.CodeType, int], FrameInfo] = {}
+        self._frames: dict[tuple[FrameInfo, ...], tuple[FrameInfo, ...]] = {}
         self._pending_flags: list[Flag] = []
         self._line_monitors: list[Monitor] = [m for m in self.monitors if m.wants_lines]
         self._mode: str = "step"
@@ -109,6 +114,11 @@ class Session:
     @property
     def finished(self) -> bool:
         return self.trace is not None
+
+    @property
+    def stdin_reads(self) -> int:
+        """How many times the script read its stdin (empty while tensorscope runs it: input() gets EOF)."""
+        return self._capture.stdin_reads
 
     def add_breakpoint(self, line: int, file: str | None = None) -> None:
         """Stop before `line` of `file` (absolute or display path; default: the script)."""
@@ -301,6 +311,8 @@ class Session:
                     cm = m.activate(self)
                     if cm is not None:
                         stack.enter_context(cm)
+                library = LibraryCalls(self._user_files, self.trace_modules)
+                stack.enter_context(untraced_library_calls(library))  # after the monitors' own patches
                 sys.settrace(self._trace_call)
                 try:
                     exec(target.code, namespace)
@@ -397,6 +409,8 @@ class Session:
     def _on_line(self, frame: types.FrameType) -> None:
         if self._stop.is_set():
             raise _StopScript
+        if not frame.f_lineno:  # an empty script's body: no line of the user's to show
+            return
         if self._unwinding:
             self._unwinding.discard(frame)
         self._cur_frame = frame
@@ -518,13 +532,21 @@ class Session:
             if f in self._depth or f is frame:
                 frames.append(self._frame_info(f, f.f_lineno or 0))
             f = f.f_back
-        return tuple(reversed(frames))
+        stack = tuple(reversed(frames))
+        if len(self._frames) > 10_000:
+            self._frames.clear()
+        return self._frames.setdefault(stack, stack)  # one copy per distinct stack: long histories stay small
 
     def _frame_info(self, f: types.FrameType, line: int) -> FrameInfo:
-        display = self._display_of(f.f_code.co_filename)
-        lines = self._sources.get(display, ())
-        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-        return FrameInfo(file=display, line=line, function=f.f_code.co_name, code=code)
+        key = (f.f_code, line)
+        info = self._frame_infos.get(key)
+        if info is None:
+            display = self._display_of(f.f_code.co_filename)
+            lines = self._sources.get(display, ())
+            code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            info = FrameInfo(file=display, line=line, function=f.f_code.co_name, code=code)
+            self._frame_infos[key] = info
+        return info
 
     def _make_step(
         self,
@@ -545,12 +567,15 @@ class Session:
         file = self._display_of(frame.f_code.co_filename) if frame else self.target.display
         if stack is None:
             stack = self._stack(frame)
+        depth = max(0, len(stack) - 1)
+        if len(stack) > STACK_SHOWN:  # deep recursion: the outermost frame and the innermost ones
+            stack = stack[:1] + stack[-(STACK_SHOWN - 1):]
         return Step(
             index=self._step_count,
             file=file,
             line=line,
             function=frame.f_code.co_name if frame else "<module>",
-            depth=max(0, len(stack) - 1),
+            depth=depth,
             event=event,  # type: ignore[arg-type]
             prev_line=prev[1] if prev else None,
             prev_file=prev[0] if prev else None,

@@ -45,10 +45,20 @@ def printed_losses(text: str) -> list[float]:
     return out
 
 
-class History:
-    """Every Step of the run so far and the one on screen."""
+MAX_STEPS = 20_000
+"""Steps kept for stepping back; past this the oldest tenth is let go (their flags, losses, output stay)."""
+MAX_OLD_OUTPUT = 200_000
+"""Characters kept of the output printed before the oldest Step kept."""
 
-    def __init__(self) -> None:
+
+class History:
+    """The Steps of the run so far (the last MAX_STEPS of them) and the one on screen."""
+
+    def __init__(self, max_steps: int = MAX_STEPS) -> None:
+        self.max_steps = max_steps
+        self.dropped = 0
+        """How many of the run's first Steps were let go (step back stops at the oldest one kept)."""
+        self._old_output = ""
         self.steps: list[Step] = []
         self.index = -1
         """Position of the Step on screen (-1: none yet)."""
@@ -90,6 +100,21 @@ class History:
                     self._last_loss_text = key
                 break
         self._printed_losses.extend((pos, v) for v in printed_losses(text))
+        if len(self.steps) > self.max_steps:
+            self._drop(len(self.steps) - self.max_steps + self.max_steps // 10)
+
+    def _drop(self, n: int) -> None:
+        """Let the oldest `n` Steps go; positions of what they raised or printed become negative."""
+        self._old_output = (self._old_output + "".join(self._output[:n]))[-MAX_OLD_OUTPUT:]
+        del self.steps[:n]
+        del self._output[:n]
+        del self._output_end[:n]
+        self._flags = [(pos - n, f) for pos, f in self._flags]
+        self._tensor_losses = [(pos - n, v) for pos, v in self._tensor_losses]
+        self._printed_losses = [(pos - n, v) for pos, v in self._printed_losses]
+        if self.index >= 0:
+            self.index = max(0, self.index - n)
+        self.dropped += n
 
     def go_last(self) -> None:
         self.index = len(self.steps) - 1
@@ -117,8 +142,8 @@ class History:
     def output(self) -> str:
         """Everything the script printed up to the Step on screen."""
         if self.index < 0:
-            return ""
-        return "".join(self._output[: self.index + 1])
+            return self._old_output if self.dropped else ""
+        return self._old_output + "".join(self._output[: self.index + 1])
 
     def output_length(self) -> int:
         return self._output_end[self.index] if self.index >= 0 else 0

@@ -65,6 +65,7 @@ class Runner:
             breakpoints=sorted(self.breakpoints),
             monitors=default_checks(),
             stop_on_flags=True,
+            keep_steps=False,  # the app keeps its own bounded History
             on_step=lambda step: post(Runner.StepReady(step, run)),
             on_end=lambda trace: post(Runner.Ended(trace, run)),
             **extra,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style as RichStyle
 from rich.text import Text
 from textual import events
@@ -14,6 +15,7 @@ from textual.widgets.data_table import ColumnKey
 
 from tensorscope.diff import grad_text, value_text
 from tensorscope.model import Step, TensorView
+from tensorscope.tui.words import words
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "name"),
@@ -80,12 +82,17 @@ class TensorTable(DataTable[Text]):
 
         name: str
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, lang: str = "en") -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        self.lang = lang
         self._shown: dict[str, dict[str, Text]] = {}
         self._order: list[str] = []
         self._with_values = False
         self._cells: dict[tuple[Any, ...], Any] = {}
+        self._rows: dict[tuple[Any, ...], Any] = {}
+        self._texts: dict[int, tuple[TensorView, bool, dict[str, str]]] = {}
+        self._row_texts: dict[str, tuple[Any, ...]] = {}
+        self._widths: dict[int, tuple[dict[str, Text], dict[str, int]]] = {}
         self.changed: list[str] = []
         """Names of the tensors that are new or changed since the baseline, in table order."""
 
@@ -95,9 +102,26 @@ class TensorTable(DataTable[Text]):
     def _columns(self) -> list[tuple[str, str]]:
         return [c for c in COLUMNS if self._with_values or c[1] != "value"]
 
+    def _label(self, label: str, key: str) -> str:
+        """Column headers in the chosen language (dtype, device, .grad and grad_fn are PyTorch's words)."""
+        return words(self.lang).get(f"col_{key}", label)
+
     def _add_columns(self) -> None:
         for label, key in self._columns():
-            self.add_column(label, key=key)
+            self.add_column(self._label(label, key), key=key)
+
+    def set_lang(self, lang: str) -> None:
+        """Relabel the columns."""
+        if lang != self.lang:
+            self.lang = lang
+            if self.is_mounted:
+                self._relabel()
+
+    def _relabel(self) -> None:
+        self.clear(columns=True)
+        self._add_columns()
+        order, self._order = self._order, []
+        self._rebuild(order, self._shown)
 
     def on_resize(self) -> None:
         self._fit_columns()
@@ -108,18 +132,21 @@ class TensorTable(DataTable[Text]):
             return
         room = self.scrollable_content_region.width
         pad = 2 * self.cell_padding
-        widths = {key: len(label) for label, key in COLUMNS}
+        widths = {key: cell_len(self._label(label, key)) for label, key in COLUMNS}
+        cache, self._widths = self._widths, {}
         for row in self._shown.values():
-            for key, text in row.items():
-                widths[key] = max(widths[key], text.cell_len)
+            hit = cache.get(id(row))
+            if hit is None or hit[0] is not row:
+                hit = (row, {key: text.cell_len for key, text in row.items()})
+            self._widths[id(row)] = hit
+            for key, w in hit[1].items():
+                if w > widths[key]:
+                    widths[key] = w
         width = sum(w + pad for key, w in widths.items() if key != "value")
         fits = width + widths["value"] + pad <= room
         if fits != self._with_values:
             self._with_values = fits
-            self.clear(columns=True)
-            self._add_columns()
-            order, self._order = self._order, []
-            self._rebuild(order, self._shown)
+            self._relabel()
 
     @property
     def selected_name(self) -> str | None:
@@ -183,8 +210,44 @@ class TensorTable(DataTable[Text]):
             lines = self._cells[key] = super()._render_cell(row_index, column_index, *args, **kwargs)
         return lines
 
+    def _cells_of(self, t: TensorView, simulated: bool) -> dict[str, str]:
+        """`cells(t)`, remembered per TensorView: the engine hands back the same view while a tensor is
+        unchanged, so most rows cost nothing from one step to the next."""
+        hit = self._texts.get(id(t))
+        if hit is not None and hit[0] is t and hit[1] == simulated:
+            return hit[2]
+        if len(self._texts) > 4096:
+            self._texts.clear()
+        now = cells(t, simulated)
+        self._texts[id(t)] = (t, simulated, now)
+        return now
+
+    def _render_line_in_row(self, row_key: Any, line_no: int, base_style: Any, cursor_location: Any,
+                            hover_location: Any) -> Any:
+        """DataTable renders every visible row again after any cell update; reuse the rows whose
+        cells, place, widths and highlight did not change (all but the few that changed this step)."""
+        try:
+            row = self._data[row_key]
+            content = tuple((c.plain, c.style) if isinstance(c, Text) else c for c in row.values())
+            widths = tuple((c.width, c.content_width, c.auto_width) for c in self.columns.values())
+            key = (row_key, line_no, base_style, cursor_location, hover_location, self.cursor_type,
+                   self.show_cursor, getattr(self, "_show_hover_cursor", None),
+                   getattr(self, "_pseudo_class_state", None), self._row_locations.get(row_key), content,
+                   widths, self.cell_padding, self.fixed_columns, self.zebra_stripes, self.show_row_labels)
+        except Exception:  # a shape of the table this cache does not know: render as usual
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        lines = self._rows.get(key)
+        if lines is None:
+            if len(self._rows) > 2048:
+                self._rows.clear()
+            lines = super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+            self._rows[key] = lines
+        return lines
+
     def notify_style_update(self) -> None:
         self._cells.clear()  # the theme changed: cached cells have the old colours
+        self._rows.clear()
+        self._row_texts.clear()
         super().notify_style_update()
 
     def _style(self, component: str, background: bool = False) -> RichStyle:
@@ -198,32 +261,24 @@ class TensorTable(DataTable[Text]):
         """Show the tensors of `step`; highlight what differs from `baseline` (the last pause here)."""
         tensors = step.tensors if step is not None else ()
         base = {t.name: t for t in baseline.tensors} if baseline is not None else {}
-        old = {name: cells(t, simulated) for name, t in base.items()}
+        old = {name: self._cells_of(t, simulated) for name, t in base.items()}
         mixed = step is not None and len(step.devices) > 1
         changed = self._style("tensors--changed", background=True)
         rows: dict[str, dict[str, Text]] = {}
         self.changed = []
+        styles = (changed, mixed, simulated, baseline is None)
+        cache, self._row_texts = self._row_texts, {}
         for t in tensors:
-            now = cells(t, simulated)
-            before = old.get(t.name)
-            modified = before is not None and (before != now or base[t.name].version != t.version)
-            if modified or (before is None and baseline is not None):
+            bt = base.get(t.name)
+            hit = cache.get(t.name)
+            if hit is not None and hit[0] is t and hit[1] is bt and hit[2] == styles:
+                row, is_changed = hit[3], hit[4]  # same views as last time: same row
+            else:
+                row, is_changed = self._row(t, bt, old.get(t.name), baseline is not None, mixed, simulated,
+                                            changed)
+            self._row_texts[t.name] = (t, bt, styles, row, is_changed)
+            if is_changed:
                 self.changed.append(t.name)
-            row: dict[str, Text] = {}
-            for key, text in now.items():
-                style: RichStyle | str = ""
-                if before is None and baseline is not None and key == "name":
-                    style = self._style("tensors--new")
-                elif modified and key == "name":
-                    style = changed
-                elif before is not None and before[key] != text:
-                    style = changed
-                elif key == "device" and mixed:
-                    cpu = t.device == "cpu"
-                    style = self._style("tensors--device-cpu" if cpu else "tensors--device-other")
-                elif key in ("grad_fn",) and text == "leaf":
-                    style = self._style("tensors--muted")
-                row[key] = Text(text, style=style, no_wrap=True, overflow="ellipsis")
             rows[t.name] = row
         order = list(rows)
         if order == self._order:
@@ -232,6 +287,28 @@ class TensorTable(DataTable[Text]):
             self._rebuild(order, rows)
         self._shown = rows
         self._fit_columns()
+
+    def _row(self, t: TensorView, bt: TensorView | None, before: dict[str, str] | None, has_baseline: bool,
+             mixed: bool, simulated: bool, changed: RichStyle) -> tuple[dict[str, Text], bool]:
+        """The styled cells of one tensor's row, and whether it is new or changed since the baseline."""
+        now = self._cells_of(t, simulated)
+        modified = before is not None and bt is not None and (before != now or bt.version != t.version)
+        row: dict[str, Text] = {}
+        for key, text in now.items():
+            style: RichStyle | str = ""
+            if before is None and has_baseline and key == "name":
+                style = self._style("tensors--new")
+            elif modified and key == "name":
+                style = changed
+            elif before is not None and before[key] != text:
+                style = changed
+            elif key == "device" and mixed:
+                cpu = t.device == "cpu"
+                style = self._style("tensors--device-cpu" if cpu else "tensors--device-other")
+            elif key in ("grad_fn",) and text == "leaf":
+                style = self._style("tensors--muted")
+            row[key] = Text(text, style=style, no_wrap=True, overflow="ellipsis")
+        return row, modified or (before is None and has_baseline)
 
     def _update_cells(self, rows: dict[str, dict[str, Text]]) -> None:
         for name, row in rows.items():

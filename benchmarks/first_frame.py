@@ -1,0 +1,47 @@
+"""Start to first frame: `tensorscope run SCRIPT` until the first Step is on screen. Prints JSON.
+
+`python benchmarks/first_frame.py T0 [SCRIPT]`, T0 being the launcher's `time.time()` just before it
+started this process: the figure covers the interpreter's start, every import, the script's start and
+the first refresh (the CPU time this process used by then is printed too). The app is built by the
+real `run` command; only its `run()` is replaced by a headless pilot (no terminal here) that waits for
+the first Step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main() -> None:
+    t0 = float(sys.argv[1])
+    script = sys.argv[2] if len(sys.argv) > 2 else "linreg"
+    from tensorscope import cli
+    from tensorscope.tui.app import TensorScopeApp
+
+    shown: list[float] = []
+    cpu: list[float] = []
+
+    def headless_run(app: TensorScopeApp) -> None:
+        import asyncio
+
+        async def drive() -> None:
+            async with app.run_test(size=(120, 40)) as pilot:
+                while app.current_step is None:
+                    await pilot.pause(0.002)
+                await pilot.pause()
+                shown.append(time.time() - t0)
+                cpu.append(time.process_time())
+
+        asyncio.run(drive())
+
+    TensorScopeApp.run = headless_run  # type: ignore[method-assign,assignment]
+    try:
+        cli.main(["run", script], standalone_mode=False)
+    finally:
+        print(json.dumps({"first_frame_s": shown[0] if shown else None, "cpu_s": cpu[0] if cpu else None}))
+
+
+if __name__ == "__main__":
+    main()

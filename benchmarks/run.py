@@ -1,0 +1,300 @@
+"""Run every tensorscope benchmark, print a table, write JSON: `python benchmarks/run.py [--quick] [-o FILE]`.
+
+Overheads are whole processes (`python SCRIPT` against `python -m tensorscope check SCRIPT`, torch's
+import included in both), run in interleaved rounds so that a noisy, shared machine slows the baseline
+and the tool alike; each ratio is the median of the tool over the median of plain python, measured in
+the same run. Wall time is the headline; the processes' CPU time (user + system) is given next to it.
+The TUI, first-frame and memory figures come from the small drivers next to this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORKLOADS = HERE / "workloads"
+PEERS = HERE / "peers"
+ITEMS = ("mlp", "line_heavy", "keypress", "first_frame", "memory")
+BUDGETS = {
+    "mlp": 1.3,
+    "line_heavy": 3.0,
+    "keypress_ms": 50.0,
+    "first_frame_s": 0.7,
+    "memory_mb": 200.0,
+}
+"""From DESIGN.md ("Budgets")."""
+
+
+@dataclass
+class Timing:
+    """Wall and CPU seconds of each run of one command."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    status: str = "ok"
+
+    def median_wall(self) -> float:
+        return statistics.median(self.wall)
+
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu)
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """(wall s, CPU s of the child, exit status, stderr tail) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.returncode, proc.stderr[-2000:]
+
+
+def interleaved(commands: dict[str, list[str]], reps: int, env: dict[str, str],
+                ok_codes: dict[str, set[int]]) -> dict[str, Timing]:
+    """Run each command `reps` times, one of each per round, rotating the order every round."""
+    names = list(commands)
+    out = {name: Timing() for name in names}
+    for r in range(reps):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            if out[name].status != "ok":
+                continue
+            wall, cpu, code, err = timed(commands[name], env)
+            if code == 3 and name.startswith("torchsnooper"):
+                out[name].status = "not installed"
+                continue
+            if code not in ok_codes.get(name, {0}):
+                last = err.strip().splitlines()[-1] if err.strip() else ""
+                out[name].status = f"failed (exit {code}): {last}"
+                continue
+            out[name].wall.append(wall)
+            out[name].cpu.append(cpu)
+        print(f"  round {r + 1}/{reps} done", file=sys.stderr)
+    return out
+
+
+def overheads(workload: str, steps: int, reps: int, env: dict[str, str], simulate_cuda: bool,
+              peers: bool) -> list[dict[str, object]]:
+    """Rows for one workload: tensorscope check (and --simulate-cuda) and the peers, against plain python."""
+    py = sys.executable
+    script = str(WORKLOADS / f"{workload}.py")
+    args = [str(steps)]
+    commands = {
+        "python": [py, script, *args],
+        "tensorscope check": [py, "-m", "tensorscope", "check", script, "--", *args],
+    }
+    if simulate_cuda:
+        commands["tensorscope check --simulate-cuda"] = [
+            py, "-m", "tensorscope", "check", "--simulate-cuda", script, "--", *args]
+    if peers:
+        commands["anomaly mode"] = [py, str(PEERS / "anomaly.py"), script, *args]
+        commands["bdb, 1 breakpoint"] = [py, str(PEERS / "bdb_break.py"), script, *args]
+        commands["torchsnooper"] = [py, str(PEERS / "snooper.py"), script, *args]
+    print(f"{workload}: {len(commands)} commands x {reps} rounds", file=sys.stderr)
+    flagged_ok = {name: {0, 1} for name in commands if name.startswith("tensorscope")}  # 1: a flag was raised
+    times = interleaved(commands, reps, env, flagged_ok)
+    base = times["python"]
+    rows = []
+    for name, t in times.items():
+        row: dict[str, object] = {"item": f"{name} on {workload} ({steps} steps)", "tool": name,
+                                  "workload": workload, "steps": steps, "status": t.status}
+        if t.status == "ok" and t.wall and base.wall:
+            row.update(
+                wall_s=round(t.median_wall(), 2), cpu_s=round(t.median_cpu(), 2),
+                ratio=round(t.median_wall() / base.median_wall(), 2),
+                cpu_ratio=round(t.median_cpu() / base.median_cpu(), 2),
+                runs_wall_s=[round(w, 2) for w in t.wall],
+            )
+            if name.startswith("tensorscope check"):
+                row["budget"] = BUDGETS[workload]
+        rows.append(row)
+    return rows
+
+
+def driver(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    """Run one of the JSON-printing drivers; its result, or a status saying why there is none."""
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return {"status": f"failed: {tail[0]}"}
+    result: dict[str, object] = json.loads(lines[-1])
+    result["status"] = "ok"
+    return result
+
+
+def keypress(presses: int, env: dict[str, str]) -> list[dict[str, object]]:
+    print(f"keypress: {presses} presses", file=sys.stderr)
+    r = driver([str(HERE / "tui_keypress.py"), "--presses", str(presses)], env)
+    r.update(item=f"TUI key press -> updated panes ({r.get('tensors_in_scope', '?')} tensors)",
+             budget=BUDGETS["keypress_ms"])
+    return [r]
+
+
+def first_frame(reps: int, env: dict[str, str]) -> list[dict[str, object]]:
+    """`tensorscope run linreg` to its first Step on screen, against `python -c "import torch"`."""
+    print(f"first_frame: {reps} rounds", file=sys.stderr)
+    ours: list[float] = []
+    ours_cpu: list[float] = []
+    torch_only: list[float] = []
+    torch_cpu: list[float] = []
+    status = "ok"
+    for _ in range(reps):
+        wall, cpu, code, err = timed([sys.executable, "-c", "import torch"], env)
+        torch_only.append(wall)
+        torch_cpu.append(cpu)
+        r = driver([str(HERE / "first_frame.py"), repr(time.time()), "linreg"], env)
+        if r.get("status") != "ok" or r.get("first_frame_s") is None:
+            status = str(r.get("status"))
+            break
+        ours.append(float(r["first_frame_s"]))  # type: ignore[arg-type]
+        ours_cpu.append(float(r["cpu_s"]))  # type: ignore[arg-type]
+    row: dict[str, object] = {"item": "start to first frame (tensorscope run linreg)", "status": status,
+                              "budget": BUDGETS["first_frame_s"]}
+    if ours:
+        row.update(first_frame_s=round(statistics.median(ours), 2),
+                   import_torch_s=round(statistics.median(torch_only), 2),
+                   extra_s=round(statistics.median(ours) - statistics.median(torch_only), 2),
+                   extra_cpu_s=round(statistics.median(ours_cpu) - statistics.median(torch_cpu), 2))
+    return [row]
+
+
+def memory(steps: int, env: dict[str, str]) -> list[dict[str, object]]:
+    print(f"memory: {steps} steps", file=sys.stderr)
+    r = driver([str(HERE / "memory.py"), "--steps", str(steps)], env)
+    r.update(item=f"memory of a {steps}-step history", budget=BUDGETS["memory_mb"])
+    if steps != 100_000 and isinstance(r.get("session_mb"), int | float):
+        r["per_100k_steps_mb"] = round(float(r["session_mb"]) * 100_000 / steps, 1)  # type: ignore[arg-type]
+    return [r]
+
+
+def machine() -> dict[str, object]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        torch_version = torch.__version__
+        threads = torch.get_num_threads()
+    except ImportError:
+        torch_version, threads = "not installed", 0
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = -1.0
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "torch": torch_version, "torch_threads": threads, "load_at_start": round(load, 2),
+            "platform": platform.platform()}
+
+
+def verdict(row: dict[str, object]) -> str:
+    """`holds`, `holds on CPU` (wall time over, CPU time within: a busy machine), or `OVER`."""
+    budget = row.get("budget")
+    if row.get("status") != "ok" or budget is None:
+        return ""
+    pairs = (("ratio", "cpu_ratio"), ("median_ms", "cpu_median_ms"), ("extra_s", "extra_cpu_s"),
+             ("per_100k_steps_mb", None), ("session_mb", None))
+    for wall_key, cpu_key in pairs:
+        wall = row.get(wall_key)
+        if isinstance(wall, int | float):
+            cpu = row.get(cpu_key) if cpu_key else None
+            if wall <= float(budget):  # type: ignore[arg-type]
+                return "holds"
+            if isinstance(cpu, int | float) and cpu <= float(budget):  # type: ignore[arg-type]
+                return "holds on CPU"
+            return "OVER"
+    return ""
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    out = [f"{'benchmark':<58} {'result':>32} {'budget':>8}  verdict"]
+    for row in rows:
+        status = row.get("status")
+        if status != "ok":
+            result = str(status)
+        elif "ratio" in row:
+            result = f"{row['ratio']:.2f}x (cpu {row['cpu_ratio']:.2f}x)"
+        elif "median_ms" in row:
+            result = f"{row['median_ms']}, p95 {row['p95_ms']} (cpu {row['cpu_median_ms']})"
+        elif "extra_s" in row:
+            result = f"+{row['extra_s']} s (cpu +{row.get('extra_cpu_s', '?')} s)"
+        elif "session_mb" in row:
+            per = f", {row['per_100k_steps_mb']}/100k" if "per_100k_steps_mb" in row else ""
+            result = f"{row['session_mb']} MB{per} (TUI +{row.get('history_mb')} MB)"
+        else:
+            result = "?"
+        budget = row.get("budget")
+        unit = "x" if "ratio" in row else " ms" if "median_ms" in row else " s" if "extra_s" in row else " MB"
+        shown = f"{budget}{unit}" if budget is not None else ""
+        out.append(f"{str(row['item'])[:58]:<58} {result[:44]:>32} {shown:>8}  {verdict(row)}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (a few minutes)")
+    parser.add_argument("--reps", type=int, help="rounds per overhead (default 5; 3 with --quick)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every step count")
+    parser.add_argument("--only", default=",".join(ITEMS), help=f"some of: {', '.join(ITEMS)}")
+    parser.add_argument("--no-peers", action="store_true", help="skip anomaly mode, bdb and TorchSnooper")
+    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process (default: torch's)")
+    parser.add_argument("-o", "--output", help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = only - set(ITEMS)
+    if unknown:
+        parser.error(f"unknown item(s) {', '.join(sorted(unknown))}; choose from {', '.join(ITEMS)}")
+    reps = args.reps or (3 if args.quick else 5)
+    scale = args.scale * (0.25 if args.quick else 1.0)
+
+    def steps(n: int) -> int:
+        return max(1, round(n * scale))
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
+    started = time.time()
+    rows: list[dict[str, object]] = []
+    plan: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
+        ("mlp", lambda: overheads("mlp", steps(1000), reps, env, True, not args.no_peers)),
+        ("line_heavy", lambda: overheads("line_heavy", steps(3000), reps, env, False, not args.no_peers)),
+        ("keypress", lambda: keypress(max(5, steps(40)), env)),
+        ("first_frame", lambda: first_frame(reps, env)),
+        ("memory", lambda: memory(steps(100_000), env)),
+    ]
+    for name, run in plan:
+        if name in only:
+            rows.extend(run())
+    info = machine()
+    info["seconds"] = round(time.time() - started)
+    info["threads_env"] = args.threads
+    print(table(rows))
+    print(f"\n{info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, torch {info['torch']}, "
+          f"load {info['load_at_start']} at start, {info['seconds']} s")
+    if args.output:
+        Path(args.output).write_text(json.dumps({"machine": info, "results": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Key press to updated panes in the TUI: `python benchmarks/tui_keypress.py [--presses N]`, prints JSON.
+
+Drives `TensorScopeApp` headless (Textual's `run_test` pilot) on workloads/scope50.py, continued to a
+breakpoint in its loop (50 tensors in scope), and times each `n` from the key press until the app
+shows the new Step and the screen has refreshed (wall time, and this process's CPU time, which
+includes the script's thread making the Step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(presses: int, warmup: int) -> dict[str, object]:
+    from tensorscope.engine import ScriptTarget
+    from tensorscope.tui.app import TensorScopeApp
+
+    script = HERE / "workloads" / "scope50.py"
+    loop = next(n for n, text in enumerate(script.read_text().splitlines(), 1) if text.startswith("for "))
+    app = TensorScopeApp(ScriptTarget.load(str(script)), breakpoints=[loop + 1])
+    wall: list[float] = []
+    cpu: list[float] = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.current_step is None:
+            await pilot.pause(0.01)
+        await pilot.press("c")  # to the loop's first line: every tensor is in scope from there on
+        while app.current_step.line != loop + 1:
+            await pilot.pause(0.01)
+        for i in range(warmup + presses):
+            before = app.current_step.index
+            t0, c0 = time.perf_counter(), time.process_time()
+            await pilot.press("n")
+            while app.current_step is None or app.current_step.index == before:
+                await pilot.pause(0.001)
+            await pilot.pause()  # the refresh the new Step scheduled
+            t1, c1 = time.perf_counter(), time.process_time()
+            if i >= warmup:
+                wall.append((t1 - t0) * 1e3)
+                cpu.append((c1 - c0) * 1e3)
+        tensors = len(app.current_step.tensors)
+    session = getattr(app.runner, "session", None)
+    if session is not None:
+        session.join(5)  # the script's thread ends before the interpreter does
+    return {
+        "tensors_in_scope": tensors,
+        "presses": presses,
+        "median_ms": round(statistics.median(wall), 1),
+        "p95_ms": round(percentile(wall, 0.95), 1),
+        "cpu_median_ms": round(statistics.median(cpu), 1),
+        "cpu_p95_ms": round(percentile(cpu, 0.95), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(measure(args.presses, args.warmup))))
+
+
+if __name__ == "__main__":
+    main()
