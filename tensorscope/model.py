@@ -6,11 +6,17 @@ Nothing else in the package is needed to read a trace: this module imports only 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 SCHEMA = 1
 """Version of the trace format; bumped when a field changes meaning. Readers accept older versions."""
+
+
+
+class TraceFormatError(ValueError):
+    """Text that is not a tensorscope trace, or a damaged one; the message says what is wrong where."""
+
 
 Severity = Literal["error", "warning", "info"]
 StepEvent = Literal["line", "return", "exception", "end"]
@@ -239,26 +245,32 @@ class Trace:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trace:
-        """Rebuild a Trace from `to_dict` output; raises ValueError when it is not one."""
+        """Rebuild a Trace from `to_dict` output; raises TraceFormatError (a ValueError) if it is not one."""
         if not isinstance(data, dict) or "script" not in data:
-            raise ValueError("not a tensorscope trace (no 'script' field)")
+            raise TraceFormatError("not a tensorscope trace (no 'script' field)")
         schema = data.get("schema", SCHEMA)
-        if not isinstance(schema, int) or schema > SCHEMA:
-            raise ValueError(f"trace schema {schema!r} is newer than this tensorscope ({SCHEMA})")
+        if not isinstance(schema, int) or isinstance(schema, bool) or schema > SCHEMA:
+            raise TraceFormatError(f"trace schema {schema!r} is newer than this tensorscope ({SCHEMA})")
         try:
-            return _from_json(cls, data)
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise ValueError(f"malformed trace: {exc}") from exc
+            return _from_json(cls, data, "trace")
+        except TraceFormatError:
+            raise
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise TraceFormatError(f"malformed trace: {exc}") from exc
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> Trace:
+    def from_json(cls, text: str | bytes) -> Trace:
+        """Read a trace written by `to_json`; raises TraceFormatError (a ValueError) saying what is wrong."""
+        if isinstance(text, bytes) and text[:1] == b"\x80":
+            raise TraceFormatError("not a tensorscope trace: this looks like a pickle; traces are JSON, "
+                                   "and tensorscope never unpickles files")
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc}") from exc
+        except (ValueError, TypeError) as exc:  # JSONDecodeError, or bytes that are not text
+            raise TraceFormatError(f"not a tensorscope trace: not JSON ({exc})") from exc
         return cls.from_dict(data)
 
 
@@ -274,30 +286,69 @@ def _to_json(obj: Any) -> Any:
     return obj
 
 
-def _from_json(cls: type, data: dict[str, Any]) -> Any:
+def _from_json(cls: type, data: dict[str, Any], where: str = "") -> Any:
     """Build dataclass `cls` from a dict, converting nested records and lists back to tuples."""
+    if not isinstance(data, dict):
+        raise TraceFormatError(f"malformed trace: {where} is not a {cls.__name__} record: {data!r:.40}")
     kwargs: dict[str, Any] = {}
-    names = {f.name for f in fields(cls)}
+    types = {f.name: f.type for f in fields(cls)}
     for key, value in data.items():
-        if key not in names:
+        if key not in types:
             continue  # a field from a newer minor version: ignore
-        kwargs[key] = _convert(cls, key, value)
+        value = kwargs[key] = _convert(cls, key, value, f"{where}.{key}")
+        if not _fits(str(types[key]), value):
+            raise TraceFormatError(f"malformed trace: {where}.{key} should be {types[key]}: {value!r:.40}")
+    missing = [f.name for f in fields(cls) if f.name not in kwargs and f.default is MISSING
+               and f.default_factory is MISSING]
+    if missing:
+        raise TraceFormatError(f"malformed trace: {where} has no {', '.join(missing)}")
     return cls(**kwargs)
+
+
+_PLAIN: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,), "bool": (bool,), "float": (int, float)}
+_WORDS = {"Severity": SEVERITIES, "StepEvent": ("line", "return", "exception", "end")}
+
+
+def _fits(hint: str, value: Any) -> bool:
+    """Whether a value read from JSON has the type its field's annotation names (records: when built)."""
+    for option in (o.strip() for o in hint.split(" | ")):
+        base, _, inner = option.partition("[")
+        if option == "None":
+            if value is None:
+                return True
+        elif base in _PLAIN:
+            if isinstance(value, _PLAIN[base]) and (base == "bool" or not isinstance(value, bool)):
+                return True
+        elif base in _WORDS:
+            if value in _WORDS[base]:
+                return True
+        elif base == "tuple":
+            item = inner.split(",")[0].strip()
+            if isinstance(value, tuple) and (item not in _PLAIN or all(_fits(item, v) for v in value)):
+                return True
+        elif base == "dict":
+            if isinstance(value, dict):
+                return True
+        else:  # a record type or something this check does not know: built (and checked) elsewhere
+            return True
+    return False
 
 
 # field name -> record type of its items (or of itself)
 _RECORD_FIELDS: dict[tuple[type, str], type] = {}
 
 
-def _convert(cls: type, key: str, value: Any) -> Any:
+def _convert(cls: type, key: str, value: Any, where: str = "") -> Any:
     target = _RECORD_FIELDS.get((cls, key))
     if value is None:
         return None
     if target is not None:
         if isinstance(value, list):
-            return tuple(_from_json(target, v) for v in value)
-        return _from_json(target, value)
+            return tuple(_from_json(target, v, f"{where}[{i}]") for i, v in enumerate(value))
+        return _from_json(target, value, where)
     if key == "sources":
+        if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+            raise TraceFormatError(f"malformed trace: {where} should map file names to lists of lines")
         return {k: tuple(v) for k, v in value.items()}
     if isinstance(value, list):
         return tuple(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from tensorscope.diff import Change, diff_steps
@@ -9,6 +10,15 @@ from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, Step, Trace
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def shown_safely(line: str) -> str:
+    """One line of the script's output as text that cannot drive the terminal: a carriage return keeps
+    what a terminal would show, ESC is `␛` and other control characters their caret form (`^G`)."""
+    if "\r" in line:
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+    return _CONTROL.sub(lambda m: "^" + chr(ord(m.group()) ^ 0x40), line.replace("\x1b", "␛"))
 
 
 def _code_at(trace: Trace, file: str | None, line: int | None) -> str:
@@ -46,6 +56,8 @@ def format_flag(flag: Flag, lang: str = "en", explain: bool = False) -> list[str
 def step_header(trace: Trace, step: Step, prev: Step | None) -> str:
     """`[  12] ran line  24: loss.backward()`, plus where execution went when it changed frame."""
     n = f"[{step.index:>4}]"
+    if not step.line:
+        return f"{n} end: the script has no code to run"
     if prev is None or step.prev_line is None:
         return f"{n} start at line {step.line}: {_code_at(trace, step.file, step.line)}"
     text = f"{n} ran line {step.prev_line:>3}: {_code_at(trace, step.prev_file, step.prev_line)}"
@@ -58,6 +70,13 @@ def step_header(trace: Trace, step: Step, prev: Step | None) -> str:
     return text
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split at newlines only (a lone `\r` stays in its line, as on a terminal)."""
+    if not text:
+        return []
+    return text.removesuffix("\n").split("\n")
+
+
 def trace_report(trace: Trace, lang: str = "en") -> str:
     """Each step: the line just run, the tensors it changed, what it printed, the flags it raised."""
     out = [f"tensorscope trace · {trace.script}" + (f" {' '.join(trace.argv)}" if trace.argv else "")]
@@ -65,10 +84,8 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
     for step in trace.steps:
         out.append(step_header(trace, step, prev))
         out.extend("         " + format_change(c) for c in diff_steps(prev, step))
-        for line in step.stdout.splitlines():
-            out.append(f"         > {line}")
-        for line in step.stderr.splitlines():
-            out.append(f"         ! {line}")
+        out.extend(f"         > {shown_safely(line)}" for line in _lines(step.stdout))
+        out.extend(f"         ! {shown_safely(line)}" for line in _lines(step.stderr))
         for flag in step.flags:
             out.extend("         " + s for s in format_flag(flag, lang))
         prev = step
@@ -79,18 +96,22 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
 def ending(trace: Trace) -> str:
     """One line saying how the run ended."""
     n = len(trace.steps)
+    after = f" after {n} steps" if n else ""
     if trace.end_reason == "exception" and trace.exception is not None:
         e = trace.exception
-        return f"✖ {e.type}: {e.message} (line {e.line}, in {e.function})"
+        what = f"{e.type}: {e.message}" if e.message else e.type
+        return f"✖ {what} (line {e.line}, in {e.function})"
     if trace.end_reason == "exit":
-        return f"exited with status {trace.exit_code} after {n} steps"
+        if trace.exit_code:
+            return f"✖ the script exited with status {trace.exit_code}{after}"
+        return f"the script exited with status 0 (a normal end){after}"
     if trace.end_reason == "max-steps":
         return f"stopped after {n} steps (--max-steps reached); the script did not finish"
     if trace.end_reason == "timeout":
-        return "stopped: the time limit (--timeout) was reached; the script did not finish"
+        return f"stopped{after}: the time limit (--timeout) was reached; the script did not finish"
     if trace.end_reason == "stopped":
-        return f"stopped after {n} steps; the script did not finish"
-    return f"finished after {n} steps" if n else "finished"
+        return f"stopped{after} (interrupted); the script did not finish"
+    return f"finished{after}"
 
 
 def check_report(trace: Trace, lang: str = "en") -> str:

@@ -1,10 +1,24 @@
-"""Capture what the script writes to stdout/stderr, per thread, without touching anyone else's output."""
+"""The script's side of the process, per thread: its stdout/stderr captured, an empty stdin, `os._exit`
+turned into a normal end of the run, and `signal.signal` accepted although the script runs in a worker
+thread. Nobody else's output, input, exit or signals are touched."""
 
 from __future__ import annotations
 
+import io
+import operator
+import os
+import signal
 import sys
 import threading
-from typing import Any, TextIO
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NoReturn, TextIO
+
+
+class ScriptExited(SystemExit):
+    """The script called `os._exit(status)`: ends its run as `SystemExit(status)` would, instead of
+    killing tensorscope (and the terminal UI) with it."""
 
 
 class _ThreadRoutedStream:
@@ -16,7 +30,7 @@ class _ThreadRoutedStream:
         self._which = which
 
     def _captured(self) -> bool:
-        return threading.get_ident() not in self._owner.host_threads
+        return self._owner.is_script_thread()
 
     def write(self, text: str) -> int:
         if not self._captured():
@@ -46,66 +60,232 @@ class _ThreadRoutedStream:
         return getattr(self._original, name)
 
 
+class _EmptyStdin:
+    """Stands in for sys.stdin: the script's threads read end-of-file, others keep the real stdin.
+
+    Plain python with an empty stdin behaves the same (`input()` raises EOFError), so a script that asks
+    for input never hangs `trace`, `check` or the terminal UI (which owns the keyboard).
+    """
+
+    def __init__(self, owner: OutputCapture, original: TextIO) -> None:
+        self._owner = owner
+        self._original = original
+
+    def _scripted(self) -> bool:
+        return self._owner.is_script_thread()
+
+    def readline(self, size: int = -1) -> str:
+        if self._scripted():
+            self._owner.stdin_reads += 1
+            return ""
+        return self._original.readline(size)
+
+    def read(self, size: int = -1) -> str:
+        if self._scripted():
+            self._owner.stdin_reads += 1
+            return ""
+        return self._original.read(size)
+
+    def readlines(self, hint: int = -1) -> list[str]:
+        if self._scripted():
+            self._owner.stdin_reads += 1
+            return []
+        return self._original.readlines(hint)
+
+    def __iter__(self) -> _EmptyStdin:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def fileno(self) -> int:
+        if self._scripted():  # input() would otherwise read the terminal directly
+            raise io.UnsupportedOperation("the script's stdin is empty while tensorscope runs it")
+        return self._original.fileno()
+
+    def isatty(self) -> bool:
+        return False if self._scripted() else bool(self._original and self._original.isatty())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+class _Kept:
+    """Text kept within a bound: the first `head` characters, then the most recent ones up to `limit`;
+    the middle is counted, not stored."""
+
+    def __init__(self, limit: int, head: int) -> None:
+        self.limit = limit
+        self.head_limit = head
+        self.head: list[str] = []
+        self.head_size = 0
+        self.tail: deque[str] = deque()
+        self.tail_size = 0
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        room = self.head_limit - self.head_size
+        if room > 0:
+            part = text[:room]
+            self.head.append(part)
+            self.head_size += len(part)
+            text = text[room:]
+            if not text:
+                return
+        tail = self.tail
+        tail.append(text)
+        self.tail_size += len(text)
+        bound = self.limit - self.head_limit
+        while self.tail_size > bound:
+            extra = self.tail_size - bound
+            first = tail[0]
+            if len(first) <= extra:
+                tail.popleft()
+                self.tail_size -= len(first)
+                self.dropped += len(first)
+            else:
+                tail[0] = first[extra:]
+                self.tail_size -= extra
+                self.dropped += extra
+
+    def text(self) -> str:
+        head, tail = "".join(self.head), "".join(self.tail)
+        if self.dropped:
+            return f"{head}\n[tensorscope: {self.dropped} characters not kept]\n{tail}"
+        return head + tail
+
+
+_INSTALLED: weakref.WeakSet[OutputCapture] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (a DataLoader worker) is a process of its own: it writes, reads and exits for real."""
+    for capture in list(_INSTALLED):
+        capture._active = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class OutputCapture:
-    """Routes writes from threads that did not exist before `install()` (the script's) into buffers."""
+    """Routes the I/O of threads that did not exist before `install()` (the script's): their writes go
+    into buffers, their reads see an empty stdin, their `os._exit` ends the run instead of the process and
+    their `signal.signal` is remembered instead of refused.
+    """
 
     def __init__(self, echo: TextIO | None = None, limit: int = 2_000_000) -> None:
         self.echo = echo
         """Where to copy the script's output live (None: keep it only)."""
         self.limit = limit
-        """Characters kept per stream for the whole run; the rest is counted, not stored."""
+        """Characters kept per stream for the whole run (the first and the last half) and per step (the
+        last ones); the rest is counted, not stored."""
         self.host_threads: set[int] = set()
+        self.stdin_reads = 0
+        """How many times the script tried to read its (empty) stdin."""
         self._lock = threading.Lock()
-        self._pending = {"stdout": [], "stderr": []}  # type: dict[str, list[str]]
-        self._total = {"stdout": [], "stderr": []}  # type: dict[str, list[str]]
-        self._sizes = {"stdout": 0, "stderr": 0}
-        self.dropped = {"stdout": 0, "stderr": 0}
-        self._saved: tuple[TextIO, TextIO] | None = None
-        self._streams: tuple[_ThreadRoutedStream, _ThreadRoutedStream] | None = None
+        self._pending = {"stdout": self._step_buffer(), "stderr": self._step_buffer()}
+        self._total = {"stdout": _Kept(limit, limit // 2), "stderr": _Kept(limit, limit // 2)}
+        self._active = False
+        self._pid = 0
+        self._saved: tuple[TextIO, TextIO, TextIO] | None = None
+        self._streams: tuple[_ThreadRoutedStream, _ThreadRoutedStream, _EmptyStdin] | None = None
+        self._saved_exit: Callable[[int], NoReturn] | None = None
+        self._exit_hook: Callable[[int], NoReturn] | None = None
+        self._saved_signal: Any = None
+        self._signal_hook: Any = None
+        self.signal_handlers: dict[int, Any] = {}
+        """Handlers the script asked for: kept, not installed (tensorscope owns the signals, Ctrl+C
+        stops the script)."""
+
+    def _step_buffer(self) -> _Kept:
+        return _Kept(self.limit, 0)
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Characters written but not kept, per stream."""
+        return {k: v.dropped for k, v in self._total.items()}
+
+    def is_script_thread(self) -> bool:
+        """Whether the calling thread is the script's (started after `install()`, while installed)."""
+        return self._active and threading.get_ident() not in self.host_threads
 
     def install(self) -> None:
-        """Replace sys.stdout/sys.stderr; call from the host before starting the script's thread."""
+        """Replace sys.stdout/stderr/stdin, os._exit and signal.signal; call before starting the script."""
         self.host_threads = {t.ident for t in threading.enumerate() if t.ident is not None}
-        self._saved = (sys.stdout, sys.stderr)
+        self._pid = os.getpid()
+        self._saved = (sys.stdout, sys.stderr, sys.stdin)
         self._streams = (
             _ThreadRoutedStream(self, sys.stdout, "stdout"),
             _ThreadRoutedStream(self, sys.stderr, "stderr"),
+            _EmptyStdin(self, sys.stdin),
         )
-        sys.stdout, sys.stderr = self._streams
+        self._active = True
+        _INSTALLED.add(self)
+        sys.stdout, sys.stderr = self._streams[0], self._streams[1]
+        sys.stdin = self._streams[2]  # type: ignore[assignment]
+        real_exit = self._saved_exit = os._exit
+
+        def _exit(status: int) -> NoReturn:
+            """os._exit as the script sees it: ends the script's run, not tensorscope."""
+            if os.getpid() == self._pid and self.is_script_thread():
+                raise ScriptExited(operator.index(status))  # a TypeError for a non-integer, as os._exit
+            real_exit(status)  # other threads, and forked children (DataLoader workers): the real one
+
+        self._exit_hook = _exit
+        os._exit = _exit
+        real_signal = self._saved_signal = signal.signal
+
+        def _signal(signalnum: int, handler: Any) -> Any:
+            """signal.signal as the script sees it: from its worker thread, accepted and remembered."""
+            if not self.is_script_thread() or threading.current_thread() is threading.main_thread():
+                return real_signal(signalnum, handler)
+            previous = self.signal_handlers.get(signalnum, signal.getsignal(signalnum))  # checks the number
+            if handler not in (signal.SIG_DFL, signal.SIG_IGN) and not callable(handler):
+                raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+            self.signal_handlers[signalnum] = handler
+            return previous
+
+        self._signal_hook = _signal
+        signal.signal = _signal
 
     def uninstall(self) -> None:
-        """Put back the original streams (unless someone replaced ours meanwhile)."""
+        """Put back the originals (where someone replaced ours meanwhile, ours just pass through)."""
+        self._active = False
+        _INSTALLED.discard(self)
         if self._saved is None or self._streams is None:
             return
         if sys.stdout is self._streams[0]:
             sys.stdout = self._saved[0]
         if sys.stderr is self._streams[1]:
             sys.stderr = self._saved[1]
+        if sys.stdin is self._streams[2]:
+            sys.stdin = self._saved[2]
+        if os._exit is self._exit_hook and self._saved_exit is not None:
+            os._exit = self._saved_exit
+        if signal.signal is self._signal_hook and self._saved_signal is not None:
+            signal.signal = self._saved_signal
         self._saved = None
 
     def append(self, which: str, text: str) -> None:
+        """Keep `text` the script wrote to `which` (`stdout` or `stderr`)."""
         with self._lock:
-            room = self.limit - self._sizes[which]
-            if room <= 0:
-                self.dropped[which] += len(text)
-                return
-            part = text[:room]
-            self.dropped[which] += len(text) - len(part)
-            self._sizes[which] += len(part)
-            self._pending[which].append(part)
-            self._total[which].append(part)
+            self._pending[which].add(text)
+            self._total[which].add(text)
 
     def take(self) -> tuple[str, str]:
         """What was written since the last call: (stdout, stderr)."""
         with self._lock:
-            out = "".join(self._pending["stdout"])
-            err = "".join(self._pending["stderr"])
-            self._pending = {"stdout": [], "stderr": []}
+            out = self._pending["stdout"].text()
+            err = self._pending["stderr"].text()
+            self._pending = {"stdout": self._step_buffer(), "stderr": self._step_buffer()}
         return out, err
 
     def total(self, which: str) -> str:
+        """Everything the script wrote to `which` (past `limit` characters, the middle is left out and a
+        line says how much)."""
         with self._lock:
-            text = "".join(self._total[which])
-        if self.dropped[which]:
-            text += f"\n[tensorscope: {self.dropped[which]} more characters not kept]\n"
-        return text
+            return self._total[which].text()

@@ -81,7 +81,13 @@ def read_source(path: Path) -> str:
     except PermissionError as exc:
         raise ScriptError(f"{path}: cannot read it (permission denied)") from exc
     except (SyntaxError, UnicodeDecodeError) as exc:
-        raise ScriptError(f"{path}: not a text file Python can read ({exc})") from exc
+        why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        if why.startswith("unknown encoding"):
+            raise ScriptError(f"{path}: its coding line names an {why}") from exc
+        if "encoding" in why or isinstance(exc, UnicodeDecodeError):
+            raise ScriptError(f"{path}: not a Python script: it is not UTF-8 text, and no "
+                              f"`# -*- coding: ... -*-` line names its encoding") from exc
+        raise ScriptError(f"{path}: not a text file Python can read ({why})") from exc
     except OSError as exc:
         raise ScriptError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
 
