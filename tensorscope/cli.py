@@ -30,6 +30,27 @@ def _script_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _autoplay_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--autoplay", type=click.FloatRange(min=0.05), default=None, metavar="SECONDS",
+        help="Step by itself, a line every SECONDS; stops at each new warning or error (space: pause/go).",
+    )(f)
+
+
+def _load_trace(path: str) -> Any:
+    """The recorded Trace in a JSON file, or exit 2 with one clear line."""
+    from tensorscope.model import Trace
+
+    try:
+        return Trace.from_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        click.echo(f"tensorscope: cannot read {path}: {exc.strerror or exc}", err=True)
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"tensorscope: {path} is not a tensorscope trace ({exc}); record one with "
+                   "`tensorscope trace SCRIPT -o TRACE.json`", err=True)
+    sys.exit(EXIT_CANNOT_RUN)
+
+
 def _lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
@@ -61,7 +82,7 @@ def _check_simulate_cuda(simulate_cuda: bool) -> None:
 
 
 def _exit_code(trace: Any) -> int:
-    if trace.end_reason in ("exception", "timeout") or (trace.exit_code or 0) != 0:
+    if trace.end_reason in ("exception", "timeout", "stopped") or (trace.exit_code or 0) != 0:
         return EXIT_FLAGGED
     if any(f.severity in ("error", "warning") for f in trace.flags):
         return EXIT_FLAGGED
@@ -86,8 +107,9 @@ def main() -> None:
 @_lang_option
 @click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
               help="Breakpoint at this line of the script (repeatable).")
+@_autoplay_option
 def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
-        lang: str, breaks: tuple[int, ...]) -> None:
+        lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
     """Open the step-debugger on SCRIPT."""
     _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
@@ -97,8 +119,74 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
         click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     app = TensorScopeApp(target, lang=lang, breakpoints=breaks, trace_modules=trace_modules,
-                         simulate_cuda=simulate_cuda)
+                         simulate_cuda=simulate_cuda, autoplay=autoplay)
     app.run()
+
+
+@main.command()
+@click.argument("trace_file", metavar="TRACE", type=click.Path(dir_okay=False))
+@_lang_option
+@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
+              help="Breakpoint at this line of the script (repeatable).")
+@_autoplay_option
+def replay(trace_file: str, lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
+    """Open the step-debugger on a recorded run (`tensorscope trace SCRIPT -o TRACE.json`).
+
+    Nothing is run and the script need not be here: the trace carries its source, every step and flag.
+    """
+    recorded = _load_trace(trace_file)
+    try:
+        from tensorscope.tui.app import TensorScopeApp
+    except ImportError as exc:
+        click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    TensorScopeApp.from_trace(recorded, lang=lang, breakpoints=breaks, autoplay=autoplay).run()
+
+
+@main.command()
+@click.argument("script", metavar="SCRIPT|TRACE")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every network interface, e.g. for a classroom).")
+@_lang_option
+@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
+              help="Breakpoint at this line of the script (repeatable).")
+@_autoplay_option
+@click.option("--simulate-cuda", is_flag=True,
+              help="Behave as a 1-GPU machine while the data stays on the CPU.")
+@click.option("--trace", "trace_modules", multiple=True, metavar="MODULE",
+              help="Also step through this module of yours (repeatable).")
+def serve(script: str, args: tuple[str, ...], port: int, host: str, lang: str, breaks: tuple[int, ...],
+          autoplay: float | None, simulate_cuda: bool, trace_modules: tuple[str, ...]) -> None:
+    """Serve the step-debugger on SCRIPT (or a recorded TRACE.json) to web browsers.
+
+    Every browser tab gets its own run. Open http://HOST:PORT/ ; stop the server with Ctrl+C.
+    """
+    from tensorscope.serve import app_command, is_trace_file
+
+    if is_trace_file(script):
+        recorded = _load_trace(script)
+        title = f"tensorscope · {recorded.script}"
+    else:
+        _check_simulate_cuda(simulate_cuda)
+        title = f"tensorscope · {_load(script, args).display}"
+    command = app_command(script, args, lang=lang, autoplay=autoplay, simulate_cuda=simulate_cuda,
+                          trace_modules=trace_modules, breaks=breaks)
+    try:
+        from tensorscope.serve import make_server
+
+        server = make_server(command, host, port, title)
+    except ImportError as exc:
+        click.echo(f"tensorscope: serving needs textual-serve ({exc}): pip install 'tensorscope[serve]'",
+                   err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    try:
+        server.serve()
+    except OSError as exc:  # e.g. the port is taken
+        click.echo(f"tensorscope: cannot serve on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
 
 
 @main.command()
@@ -109,23 +197,28 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
               help="Write the report (or JSON, for a .json file) here instead of stdout.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None,
               help="Stop after this many steps (the trace says so).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Stop the script after this long (the trace so far is kept).")
 def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
-          lang: str, as_json: bool, output: str | None, max_steps: int | None) -> None:
+          lang: str, as_json: bool, output: str | None, max_steps: int | None,
+          timeout: float | None) -> None:
     """Run SCRIPT headless and report every step: line, tensors changed, output, flags."""
     from tensorscope.checks import default_checks
     from tensorscope.engine import Session
-    from tensorscope.report import trace_report
+    from tensorscope.report import ending, trace_report
 
     _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
     session = Session(target, trace_modules=trace_modules, monitors=default_checks(),
                       max_steps=max_steps, simulate_cuda=simulate_cuda)
-    result = session.record()
+    result = session.record(timeout=timeout)
     if as_json or (output and output.endswith(".json")):
         text = result.to_json(indent=1) + "\n"
     else:
         text = trace_report(result, lang)
     _write(text, output)
+    if output is not None:  # the report went to a file: say how the run ended here
+        click.echo(f"tensorscope: wrote {output}; {ending(result)}", err=True)
     sys.exit(_exit_code(result))
 
 
@@ -170,23 +263,66 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
     sys.exit(_exit_code(result))
 
 
-@main.command(name="list")
-def list_() -> None:
-    """List the bundled teaching scenarios."""
-    from tensorscope.engine import list_scenarios
+@main.command()
+@_script_options
+@_lang_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The SVG file to write.")
+@click.option("--size", default="120x40", show_default=True, metavar="COLSxROWS", help="Terminal size.")
+@click.option("--steps", type=click.IntRange(min=0), default=None, help="Press n this many times.")
+@click.option("--until-line", type=click.IntRange(min=1), default=None, metavar="LINE",
+              help="Press n until the next line to run (▶) is LINE.")
+@click.option("--until-flag", default=None, metavar="CODE", help="Press n until a CODE flag is listed.")
+@click.option("--press", "keys", multiple=True, metavar="KEYS",
+              help="Then press these keys (Textual names, comma- or space-separated: left,question_mark).")
+@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
+              help="Breakpoint at this line of the script (repeatable).")
+def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
+               lang: str, output: str, size: str, steps: int | None, until_line: int | None,
+               until_flag: str | None, keys: tuple[str, ...], breaks: tuple[int, ...]) -> None:
+    """Save the step-debugger's screen on SCRIPT as an SVG, after the given steps and keys."""
+    if sum(x is not None for x in (steps, until_line, until_flag)) > 1:
+        raise click.UsageError("use only one of --steps, --until-line and --until-flag")
+    from tensorscope.checks import codes
 
-    for path in list_scenarios():
-        click.echo(f"{path.stem:<30} {_first_doc_line(path)}")
-
-
-def _first_doc_line(path: Path) -> str:
-    import ast
-
+    if until_flag is not None and until_flag not in codes():
+        known = ", ".join(sorted(codes()))
+        raise click.BadParameter(f"no flag has the code {until_flag!r}; the codes: {known}",
+                                 param_hint="--until-flag")
     try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-    except (SyntaxError, OSError, UnicodeDecodeError):
-        doc = None
-    return doc.strip().splitlines()[0] if doc else ""
+        from tensorscope.screenshot import parse_size
+        width_height = parse_size(size)
+    except ImportError as exc:
+        click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from None
+    from tensorscope.screenshot import DriveError, make_app, take
+
+    _check_simulate_cuda(simulate_cuda)
+    app = make_app(_load(script, args), lang=lang, simulate_cuda=simulate_cuda, breakpoints=breaks,
+                   trace_modules=trace_modules)
+    try:
+        svg = take(app, width_height, steps=steps, until_line=until_line, until_flag=until_flag, press=keys)
+    except DriveError as exc:
+        click.echo(f"tensorscope: no screenshot: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    _write(svg, output)
+
+
+@main.command(name="list")
+@_lang_option
+def list_(lang: str) -> None:
+    """The bundled teaching scenarios as a lesson plan: basics, autograd, training, pitfalls."""
+    from tensorscope.engine import list_scenarios
+    from tensorscope.lessons import GROUP_TITLES, lesson_plan
+
+    titles = GROUP_TITLES.get(lang, GROUP_TITLES["en"])
+    for group, lessons in lesson_plan(list_scenarios()):
+        click.echo(click.style(titles[group], bold=True))
+        for lesson in lessons:
+            click.echo(f"  {lesson.name:<28} {lesson.summary}")
+            click.echo(f"  {'':<28} $ {lesson.command}")
 
 
 def _write(text: str, output: str | None) -> None:

@@ -361,6 +361,8 @@ class TestScreen:
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot, app)
             assert "已暂停" in str(app.query_one("#status").render())
+            labels = [str(c.label) for c in app.tensors.ordered_columns]
+            assert labels[:2] == ["名称", "形状"] and "grad_fn" in labels  # PyTorch's own words stay
             titles = [c.title for c in app.get_system_commands(app.screen)]
             assert {"下一行", "步入", "继续", "重新运行", "设置/取消断点"} <= set(titles)
             await pilot.press("question_mark")
@@ -371,6 +373,7 @@ class TestScreen:
             assert type(app.screen).__name__ != "HelpScreen"
             app.action_toggle_language()
             assert "paused" in str(app.query_one("#status").render())
+            assert [str(c.label) for c in app.tensors.ordered_columns][:2] == ["name", "shape"]
 
 
 class TestWords:

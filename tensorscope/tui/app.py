@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,21 +16,26 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tensorscope.engine import Command, ScriptTarget
-from tensorscope.model import Flag, Step
+from tensorscope.lessons import first_line, reflow, script_doc
+from tensorscope.model import Flag, Step, Trace
 from tensorscope.tui.flags import FlagList
 from tensorscope.tui.help import HelpScreen
 from tensorscope.tui.history import History
 from tensorscope.tui.inspector import Inspector
 from tensorscope.tui.narration import Narration
 from tensorscope.tui.output import OutputPane
+from tensorscope.tui.replay import ReplayRunner, replay_target
 from tensorscope.tui.runner import Runner, simulate_cuda_supported
 from tensorscope.tui.source import SourceView
 from tensorscope.tui.status import StatusBar, status_content
-from tensorscope.tui.stdin import ScriptStdin
 from tensorscope.tui.tensors import TensorTable
-from tensorscope.tui.words import words
+from tensorscope.tui.words import SYSTEM_COMMANDS, words
 
 _END_STATES = {"finished", "exception", "exit", "stopped", "max-steps", "timeout"}
+_KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue": "k_continue",
+              "back": "k_back", "forward": "k_forward", "breakpoint": "k_breakpoint", "restart": "k_restart",
+              "help": "k_help", "quit": "k_quit", "space": "k_autoplay", "command_palette": "k_palette"}
+"""Action → the words key of its Footer description."""
 
 
 class TensorScopeApp(App[None]):
@@ -40,7 +46,8 @@ class TensorScopeApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (34, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n,space", "next", "next", key_display="n"),
+        Binding("n", "next", "next"),
+        Binding("space", "space", "autoplay", show=False),
         Binding("s", "step", "step in"),
         Binding("f", "finish", "finish"),
         Binding("c", "continue", "continue"),
@@ -54,18 +61,31 @@ class TensorScopeApp(App[None]):
 
     def __init__(
         self,
-        script: str | ScriptTarget,
+        script: str | ScriptTarget | Trace,
         *,
         simulate_cuda: bool = False,
         lang: str = "en",
         breakpoints: Iterable[int | tuple[str, int]] = (),
         trace_modules: Iterable[str] = (),
+        autoplay: float | None = None,
     ) -> None:
         super().__init__()
-        self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script)
         self.lang = lang
-        self.simulated = simulate_cuda and simulate_cuda_supported()
-        self.runner = Runner(self.target, self, trace_modules=trace_modules, simulate_cuda=self.simulated)
+        self.runner: Runner | ReplayRunner
+        if isinstance(script, Trace):  # a recorded run: replayed, not run
+            self.target = replay_target(script)
+            self.simulated = script.simulated_cuda
+            self.runner = ReplayRunner(script, self)
+        else:
+            self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script)
+            self.simulated = simulate_cuda and simulate_cuda_supported()
+            self.runner = Runner(self.target, self, trace_modules=trace_modules, simulate_cuda=self.simulated)
+        self.autoplay = autoplay
+        """Seconds between the lines the app runs by itself (None: only on key presses)."""
+        self.autoplaying = autoplay is not None
+        """Whether autoplay is stepping now (space pauses it; so does a new warning or error flag)."""
+        self.about = script_doc(self.target.source)
+        """The script's docstring: what to watch (help screen; its first line before the first step)."""
         for bp in breakpoints:
             self.runner.breakpoints.add((self.target.display, bp) if isinstance(bp, int) else bp)
         self.history = History()
@@ -78,11 +98,29 @@ class TensorScopeApp(App[None]):
         """What the user chose to inspect at this step (a flag or a tensor name); None: automatic."""
         self._chosen: str | None = None
         """The tensor the user picked last: the Inspector stays on it while it is in scope."""
-        self._stdin = ScriptStdin()
         self._stdin_seen = 0
         self._hinted: dict[str, float] = {}
         """When each short notice was last shown (repeated key presses do not stack them)."""
         self._sources: dict[str, list[str]] = {self.target.display: list(self.target.lines)}
+        if isinstance(script, Trace):
+            self._sources.update({file: list(lines) for file, lines in script.sources.items()})
+        self._apply_key_words()
+
+    @classmethod
+    def from_trace(cls, trace: Trace, *, lang: str = "en", breakpoints: Iterable[int | tuple[str, int]] = (),
+                   autoplay: float | None = None) -> TensorScopeApp:
+        """The app on a recorded run (`tensorscope trace SCRIPT -o lesson.json`), without the script."""
+        return cls(trace, lang=lang, breakpoints=breakpoints, autoplay=autoplay)
+
+    def _apply_key_words(self) -> None:
+        """Footer descriptions in the chosen language; `space` is shown when it drives autoplay."""
+        w = words(self.lang)
+        self._bindings.key_to_bindings = {
+            key: [dataclasses.replace(b, description=w[_KEY_WORDS[b.action]],
+                                      show=b.show if b.action != "space" else self.autoplay is not None)
+                  if b.action in _KEY_WORDS else b for b in items]
+            for key, items in self._bindings.key_to_bindings.items()
+        }
 
     # --- layout -----------------------------------------------------------------------------------
 
@@ -95,7 +133,7 @@ class TensorScopeApp(App[None]):
             source.border_title = w["source"]
             yield source
             with Vertical(id="right"):
-                tensors = TensorTable(id="tensors")
+                tensors = TensorTable(id="tensors", lang=self.lang)
                 tensors.border_title = w["tensors"]
                 yield tensors
                 inspector = Inspector(id="inspector")
@@ -138,19 +176,19 @@ class TensorScopeApp(App[None]):
     # --- the run ----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._stdin.install()
         self.query_one(Narration).show([words(self.lang)["starting"]], self.lang)
         self.flags.show([], self.lang)
         self._show_source_only()
         self._show_status()
         self._start_run()
+        if self.autoplay is not None:
+            self.set_interval(self.autoplay, self._autoplay_tick)
 
     def on_resize(self) -> None:
         self._show_status()
 
     def on_unmount(self) -> None:
         self.runner.stop()
-        self._stdin.uninstall()
 
     def _start_run(self) -> None:
         if self._live:
@@ -158,6 +196,7 @@ class TensorScopeApp(App[None]):
         self.history = History()
         self.state = "starting"
         self.exit_code = None
+        self._stdin_seen = 0
         try:
             self._live = self.runner.start()
         except Exception as exc:  # e.g. --simulate-cuda on a machine that has CUDA
@@ -175,6 +214,10 @@ class TensorScopeApp(App[None]):
             self.history.go_last()
         event = message.step.event
         self.state = "exception" if event == "exception" else "finished" if event == "end" else "paused"
+        if self.autoplaying and any(f.severity in ("warning", "error") for f in message.step.flags):
+            self.autoplaying = False  # the teacher talks about the flag, then presses space
+            if event == "line" or event == "return":
+                self.notify(words(self.lang)["autoplay_flag"], timeout=5)
         self._pinned = None
         self._show_step()
 
@@ -261,15 +304,41 @@ class TensorScopeApp(App[None]):
             self.set_timer(1.0, self._start_run)
 
     def action_help(self) -> None:
-        """Show every key and what the marks mean."""
-        self.push_screen(HelpScreen(self.lang))
+        """Show every key and what the marks mean, and what the script is about."""
+        self.push_screen(HelpScreen(self.lang, reflow(self.about)))
+
+    def action_space(self) -> None:
+        """Pause or resume autoplay (with --autoplay); otherwise run the next line, as n does."""
+        if self.autoplay is None:
+            self.action_next()
+        else:
+            self.action_toggle_autoplay()
+
+    def action_toggle_autoplay(self) -> None:
+        """Pause or resume stepping by itself."""
+        if self.autoplay is None:
+            return
+        self.autoplaying = not self.autoplaying
+        w = words(self.lang)
+        on = w["autoplay_on"].format(seconds=f"{self.autoplay:g}")
+        self.notify(on if self.autoplaying else w["autoplay_off"], timeout=2)
+        self._show_status()
+
+    def _autoplay_tick(self) -> None:
+        """Autoplay's pace: run the next line when the script waits at the newest step."""
+        if (self.autoplaying and self.state == "paused" and self.history.at_end
+                and self.screen is self.screen_stack[0]):
+            self._send("next")
 
     def action_toggle_language(self) -> None:
         """Switch the explanations and labels between English and Chinese."""
         self.lang = "zh" if self.lang == "en" else "en"
+        self._apply_key_words()
+        self.refresh_bindings()
         w = words(self.lang)
         for pane in ("source", "tensors", "inspector", "flags", "output"):
             self.query_one(f"#{pane}").border_title = w[pane]
+        self.tensors.set_lang(self.lang)
         self.flags.show(self.history.flags(), self.lang)
         self._show_step()
 
@@ -284,20 +353,20 @@ class TensorScopeApp(App[None]):
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, help_text, action in [
-            ("Next line", "Run the next line, stepping over calls (n)", self.action_next),
-            ("Step into", "Run the next line, stopping inside calls (s)", self.action_step),
-            ("Finish function", "Run until the current function returns (f)", self.action_finish),
-            ("Continue", "Run to a breakpoint, a new flag or the end (c)", self.action_continue),
-            ("Step back", "Show the previous recorded step (←)", self.action_back),
-            ("Step forward", "Show the next recorded step, or run the next line (→)", self.action_forward),
-            ("Toggle breakpoint", "At the source cursor (b)", self.action_breakpoint),
-            ("Restart", "Run the script again from the top (r)", self.action_restart),
-            ("Help", "Keys and marks (?)", self.action_help),
-            ("Language: English / 中文", "Switch the explanations' language", self.action_toggle_language),
-        ]:
-            yield SystemCommand(title, help_text, action)
+        own = SYSTEM_COMMANDS.get(self.lang, {})
+        for command in super().get_system_commands(screen):
+            title, help_text = own.get(command.title, (command.title, command.help))
+            yield command._replace(title=title, help=help_text)
+        w = words(self.lang)
+        actions = [("next", self.action_next), ("step", self.action_step), ("finish", self.action_finish),
+                   ("continue", self.action_continue), ("back", self.action_back),
+                   ("forward", self.action_forward), ("breakpoint", self.action_breakpoint),
+                   ("restart", self.action_restart), ("help", self.action_help),
+                   ("lang", self.action_toggle_language)]
+        if self.autoplay is not None:
+            actions.append(("autoplay", self.action_toggle_autoplay))
+        for name, action in actions:
+            yield SystemCommand(w[f"p_{name}"], w[f"p_{name}_help"], action)
 
     # --- events from the panes --------------------------------------------------------------------
 
@@ -372,7 +441,7 @@ class TensorScopeApp(App[None]):
     def _show_narration(self, step: Step) -> None:
         lines = self._source_lines(step.prev_file or step.file)
         ran = lines[step.prev_line - 1] if step.prev_line and step.prev_line <= len(lines) else ""
-        self.query_one(Narration).show_step(self.history, ran, self.lang)
+        self.query_one(Narration).show_step(self.history, ran, self.lang, first_line(self.about))
 
     def _show_inspector(self) -> None:
         step = self.history.current
@@ -384,7 +453,7 @@ class TensorScopeApp(App[None]):
             inspector.show_flag(pinned, self.lang)
             return
         if pinned is None and step.exception is not None:
-            eof = step.exception.type == "EOFError" and self._stdin.reads
+            eof = step.exception.type == "EOFError" and self._stdin_reads()
             note = words(self.lang)["stdin"] if eof else ""
             inspector.show_exception(step.exception, step.flags, self.lang, note)
             return
@@ -411,6 +480,7 @@ class TensorScopeApp(App[None]):
             self.target.display, self.history.current, self.state, lang=self.lang, simulated=self.simulated,
             position=self.history.index + 1, total=len(self.history), exit_code=self.exit_code,
             width=self.size.width - 2,
+            autoplay=None if self.state in _END_STATES else self.autoplay, autoplay_on=self.autoplaying,
         )
         self.query_one(StatusBar).update(status, layout=False)  # one line, always
 
@@ -422,8 +492,13 @@ class TensorScopeApp(App[None]):
         self._hinted[key] = now
         self.notify(words(self.lang)[key], timeout=timeout)
 
+    def _stdin_reads(self) -> int:
+        """How many times the running script read its stdin (empty while it is debugged)."""
+        session = getattr(self.runner, "session", None)
+        return getattr(session, "stdin_reads", 0)
+
     def _check_stdin(self) -> None:
-        reads = self._stdin.reads
+        reads = self._stdin_reads()
         if reads > self._stdin_seen:
             self._stdin_seen = reads
             w = words(self.lang)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -15,7 +16,8 @@ from tensorscope.tui.words import words
 
 KEYS: dict[str, list[tuple[str, str]]] = {
     "en": [
-        ("n  space", "next: run the line, stepping over calls"),
+        ("n", "next: run the line, stepping over calls"),
+        ("space", "next, as n; with --autoplay: pause / resume autoplay (it stops at new flags)"),
         ("s", "step into: stop at the first line inside a call to your code"),
         ("f", "finish: run until the current function returns"),
         ("c", "continue: run until a breakpoint, a new warning/error flag, or the end"),
@@ -28,7 +30,8 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("q", "quit, at once, even while the script runs"),
     ],
     "zh": [
-        ("n  空格", "下一行：执行这一行，不进入函数调用"),
+        ("n", "下一行：执行这一行，不进入函数调用"),
+        ("空格", "同 n；使用 --autoplay 时：暂停/继续自动播放（遇到新的问题会自动暂停）"),
         ("s", "步入：停在被调用的你的函数的第一行"),
         ("f", "完成：运行到当前函数返回"),
         ("c", "继续：运行到断点、新的警告/错误或结束"),
@@ -62,13 +65,16 @@ MARKS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def help_content(lang: str) -> Content:
+def help_content(lang: str, about: str = "") -> Content:
+    """Keys, marks, and `about` (the script's docstring) under its own heading."""
     parts: list[str | tuple[str, str]] = []
     for key, text in KEYS.get(lang, KEYS["en"]):
         parts += [(f"{key:>9}  ", "bold $text-accent"), text, "\n"]
     parts.append("\n")
     for mark, style, text in MARKS.get(lang, MARKS["en"]):
         parts += [(f"{mark:>9}  ", f"bold {style}"), text, "\n"]
+    if about:
+        parts += ["\n", (words(lang)["about"], "bold $text-accent"), "\n", about, "\n"]
     return Content.assemble(*parts)
 
 
@@ -86,11 +92,18 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close"),
     ]
 
-    def __init__(self, lang: str = "en") -> None:
+    def __init__(self, lang: str = "en", about: str = "") -> None:
         super().__init__()
         self.lang = lang
+        self.about = about
+        """The script's docstring: what to watch in this scenario."""
+        close = words(lang)["k_close"]
+        self._bindings.key_to_bindings = {
+            key: [replace(b, description=close) for b in items]
+            for key, items in self._bindings.key_to_bindings.items()
+        }
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = words(self.lang)["help_title"]
-            yield Static(help_content(self.lang))
+            yield Static(help_content(self.lang, self.about))

@@ -20,6 +20,13 @@ def narration_content(sentences: list[str], lang: str = "en", limit: int = 3) ->
     )
 
 
+def intro_content(about: str, hint: str, width: int = 0) -> Content:
+    """Before the first line: what the script is about (its docstring's first line), then the keys."""
+    if width > 4 and len(about) > width - 2:  # one line for each, so the keys stay in view
+        about = about[: width - 3] + "…"
+    return Content.assemble(("✎ ", "bold $text-accent"), (about, "bold"), "\n", (hint, "$text-muted"))
+
+
 class Narration(Static):
     """Plain sentences about the step just taken: the debugger as a teacher."""
 
@@ -31,14 +38,19 @@ class Narration(Static):
         super().__init__(id=id, classes=classes)
         self.sentences: list[str] = []
 
-    def show_step(self, history: History, ran: str, lang: str) -> None:
-        """Narrate the Step on screen against the pause before it (`ran`: the line just executed)."""
+    def show_step(self, history: History, ran: str, lang: str, about: str = "") -> None:
+        """Narrate the Step on screen against the pause before it (`ran`: the line just executed;
+        `about`: what the script is about, shown before its first line)."""
         step = history.current
         if step is None:
             return
         w = words(lang)
         if history.index == 0 and step.event == "line":
-            self.show([w["start"]], lang)
+            if about:
+                self.sentences = [about, w["start"]]
+                self.update(intro_content(about, w["start"], self.content_size.width), layout=False)
+            else:
+                self.show([w["start"]], lang)
             return
         sentences = narrate(history.previous(), step, lang, baseline=history.baseline(), ran=ran)
         if step.event == "return":

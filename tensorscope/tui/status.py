@@ -23,8 +23,11 @@ STATE_STYLE = {
 
 def status_content(script: str, step: Step | None, state: str, *, lang: str = "en", simulated: bool = False,
                    position: int = 0, total: int = 0, exit_code: int | None = None,
-                   width: int = 0) -> Content:
-    """One line: `tensorscope · linreg.py · ⏸ paused · step 37 · line 24 in <module> · grad mode ON · ...`."""
+                   width: int = 0, autoplay: float | None = None, autoplay_on: bool = False) -> Content:
+    """One line: `tensorscope · linreg.py · ⏸ paused · step 37 · line 24 in <module> · grad mode ON · ...`.
+
+    `autoplay`: the pace in seconds when the app steps by itself; `autoplay_on`: whether it is stepping now.
+    """
     w = words(lang)
     sep = (" · ", "$text-muted")
     parts: list[str | tuple[str, str]] = [("tensorscope", "bold $text-accent"), sep, (script, "bold"), sep]
@@ -33,6 +36,9 @@ def status_content(script: str, step: Step | None, state: str, *, lang: str = "e
     else:
         label = w.get(state, state).format(code=exit_code)
         parts.append((label, STATE_STYLE.get(state, "bold")))
+    if autoplay is not None:
+        text = w["autoplay"].format(seconds=f"{autoplay:g}") if autoplay_on else w["autoplay_paused"]
+        parts += [sep, (text, "bold $text-success" if autoplay_on else "bold $text-warning")]
     if step is not None:
         parts += [sep, f"{w['step']} {step.index}", sep, f"{w['line']} {step.line} {w['in']} {step.function}"]
         grad = (w["grad_on"], "$text-success") if step.grad_enabled else (w["grad_off"], "bold $text-warning")
@@ -48,7 +54,10 @@ def status_content(script: str, step: Step | None, state: str, *, lang: str = "e
                 parts.append((f" ({w['simulated']})", "$text-muted"))
     content = Content.assemble(*parts)
     if width and content.cell_length > width:  # the name of the tool is the first thing to go
-        content = Content.assemble(*parts[2:])
+        parts = parts[2:]
+        content = Content.assemble(*parts)
+    if width and content.cell_length > width:  # then the separators' spaces
+        content = Content.assemble(*[("·", "$text-muted") if p is sep else p for p in parts])
     return content
 
 

@@ -1,0 +1,91 @@
+"""The bundled scenarios as a lesson plan (basics → autograd → training → pitfalls), and what a script says
+about itself (its module docstring), for `tensorscope list` and the app's intro and help."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("basics", ("tensor_basics",)),
+    ("autograd", ("autograd_basics", "nonscalar_backward")),
+    ("training", ("linreg", "mlp_optim", "grad_accumulation_microbatch")),
+    ("pitfalls", (
+        "forgot_zero_grad", "update_without_no_grad", "broadcast_loss", "running_loss_without_item",
+        "inplace_breaks_graph", "backward_twice", "nonscalar_backward_error", "shape_mismatch",
+        "float64_into_model", "device_mismatch", "lr_diverges",
+    )),
+)
+"""The order to teach the scenarios in; a scenario not named here joins `pitfalls` when its docstring
+starts with "Pitfall", else `more`."""
+
+GROUP_TITLES: dict[str, dict[str, str]] = {
+    "en": {"basics": "1. Tensor basics", "autograd": "2. Autograd", "training": "3. Training loops",
+           "pitfalls": "4. Pitfalls (each has --fixed: tensorscope run NAME -- --fixed)", "more": "More"},
+    "zh": {"basics": "1. 张量基础", "autograd": "2. 自动求导", "training": "3. 训练循环",
+           "pitfalls": "4. 常见错误（每个都有修好的版本：tensorscope run 名称 -- --fixed）", "more": "更多"},
+}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One scenario in the plan."""
+
+    name: str
+    summary: str
+    """The first line of its docstring."""
+    command: str
+    """How to open it in the step-debugger."""
+
+
+def script_doc(source: str) -> str:
+    """The module docstring of a script's source ("" when it has none or does not parse)."""
+    try:
+        doc = ast.get_docstring(ast.parse(source))
+    except (SyntaxError, ValueError):
+        return ""
+    return doc.strip() if doc else ""
+
+
+def reflow(doc: str) -> str:
+    """A docstring with its hard line breaks undone (paragraphs and `- ` items kept), to wrap on screen."""
+    out: list[str] = []
+    for line in doc.splitlines():
+        text = line.strip()
+        prev = out[-1] if out else ""
+        new_line = (not prev or not text or text.startswith("- ")
+                    or (prev.startswith("- ") and not line.startswith(" "))  # an item goes on indented
+                    or (prev.endswith(".") and text[0].isupper()))  # a sentence that began a line
+        if not new_line:
+            out[-1] += " " + text
+        else:
+            out.append(text)
+    return "\n".join(out)
+
+
+def first_line(doc: str) -> str:
+    return doc.splitlines()[0].strip() if doc else ""
+
+
+def run_command(name: str, doc: str) -> str:
+    """`tensorscope run NAME`, with --simulate-cuda when the scenario needs a GPU."""
+    return f"tensorscope run {name}" + (" --simulate-cuda" if "--simulate-cuda" in doc else "")
+
+
+def lesson_plan(scenarios: list[Path]) -> list[tuple[str, list[Lesson]]]:
+    """The scenarios grouped in teaching order: (group key, lessons) for each non-empty group."""
+    docs: dict[str, str] = {}
+    for path in scenarios:
+        try:
+            docs[path.stem] = script_doc(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            docs[path.stem] = ""
+    groups: dict[str, list[str]] = {key: [n for n in names if n in docs] for key, names in PLAN}
+    groups["more"] = []
+    planned = {n for _, names in PLAN for n in names}
+    for name in sorted(docs):
+        if name not in planned:
+            groups["pitfalls" if docs[name].lower().startswith("pitfall") else "more"].append(name)
+    return [(key, [Lesson(n, first_line(docs[n]), run_command(n, docs[n])) for n in names])
+            for key, names in groups.items() if names]

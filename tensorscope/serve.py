@@ -1,0 +1,55 @@
+"""`tensorscope serve`: the step-debugger in a browser tab (textual-serve), one fresh run per tab.
+
+Each browser session starts `python -m tensorscope run ...` (or `replay ...`) with this interpreter; the web
+server only relays the terminal. It listens on 127.0.0.1 unless a host is given.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def is_trace_file(spec: str) -> bool:
+    """Whether SCRIPT|TRACE names a recorded trace (a .json file) rather than a script."""
+    return spec.endswith(".json") and Path(spec).is_file()
+
+
+def app_command(spec: str, args: Iterable[str] = (), *, lang: str = "en", autoplay: float | None = None,
+                simulate_cuda: bool = False, trace_modules: Iterable[str] = (),
+                breaks: Iterable[int] = ()) -> list[str]:
+    """The command line each browser session runs: `tensorscope run` on a script, `replay` on a trace."""
+    replay = is_trace_file(spec)
+    cmd = [sys.executable, "-m", "tensorscope", "replay" if replay else "run", spec, "--lang", lang]
+    if autoplay is not None:
+        cmd += ["--autoplay", f"{autoplay:g}"]
+    for line in breaks:
+        cmd += ["--break", str(line)]
+    if not replay:
+        if simulate_cuda:
+            cmd.append("--simulate-cuda")
+        for module in trace_modules:
+            cmd += ["--trace", module]
+        args = list(args)
+        if args:
+            cmd += ["--", *args]
+    return cmd
+
+
+def make_server(command: list[str], host: str, port: int, title: str) -> Any:
+    """A textual-serve Server for `command`; pages point back at whatever address the browser used."""
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class TensorScopeServer(Server):
+        """textual-serve's Server, with the websocket URL taken from each request (so a classroom can
+        reach the teacher's machine by its address when it listens on 0.0.0.0)."""
+
+        async def handle_index(self, request: web.Request) -> Any:
+            self.public_url = f"{request.scheme}://{request.host}"
+            return await super().handle_index(request)
+
+    return TensorScopeServer(shlex.join(command), host=host, port=port, title=title)

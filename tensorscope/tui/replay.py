@@ -1,0 +1,120 @@
+"""Replay a recorded Trace in the step-debugger: the same Steps, pauses and messages as the live run.
+
+`tensorscope trace SCRIPT -o lesson.json` records a Step at every line (step mode). Replaying it, each
+command walks that recording and pauses where the live engine would have paused, folding the flags and
+output of the lines it passed over into the Step it shows, exactly as the engine does when it runs over
+them. The script is not run, not even needed: the Trace carries its source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from textual.message_pump import MessagePump
+
+from tensorscope.engine import Command, ScriptTarget
+from tensorscope.model import Flag, Step, Trace
+from tensorscope.tui.runner import Runner
+
+
+def replay_target(trace: Trace) -> ScriptTarget:
+    """A ScriptTarget for a recorded script: its name, arguments and source, nothing to run."""
+    return ScriptTarget(path=Path(trace.script), display=trace.script, argv=[trace.script, *trace.argv],
+                        source="\n".join(trace.source))
+
+
+def stops_here(step: Step, cmd: Command, depth: int, pending: list[Flag],
+               breakpoints: set[tuple[str, int]]) -> bool:
+    """Whether the live engine, running `cmd` given at call depth `depth`, pauses at recorded `step`
+    (`pending`: the flags raised since the last pause, this step's included)."""
+    if step.event in ("exception", "end"):
+        return True
+    if cmd == "step":
+        return True
+    if step.event == "return":  # the engine pauses at a return only in step mode and in next
+        return cmd == "next" and step.depth <= depth
+    if (step.file, step.line) in breakpoints:
+        return True
+    if cmd == "next":
+        return step.depth <= depth
+    if cmd == "finish":
+        return step.depth < depth
+    return any(f.severity != "info" for f in pending)  # continue (the app stops on new flags)
+
+
+class ReplayRunner:
+    """Drives the app from a recorded Trace, with Runner's interface and messages."""
+
+    session = None
+    """No engine Session: a replay can restart at once."""
+
+    def __init__(self, trace: Trace, app: MessagePump) -> None:
+        self.trace = trace
+        self.app = app
+        self.run = 0
+        """Number of the current replay (1 for the first)."""
+        self.breakpoints: set[tuple[str, int]] = set()
+        """(display file, line) of every breakpoint; kept across restarts."""
+        self._pos = -1
+        """Index in `trace.steps` of the last Step shown (-1: none yet)."""
+        self._shown = 0
+        self._ended = False
+
+    @property
+    def alive(self) -> bool:
+        return self.run > 0 and not self._ended
+
+    def start(self) -> int:
+        """Start the replay from the top; it pauses at the first recorded Step."""
+        self.run += 1
+        self._pos, self._shown, self._ended = -1, 0, False
+        self._advance("step")
+        return self.run
+
+    def send(self, cmd: Command) -> None:
+        if cmd == "stop":
+            self.stop()
+        elif not self._ended:
+            self._advance(cmd)
+
+    def stop(self) -> None:
+        """End this replay; nothing more is posted for it."""
+        self._ended = True
+
+    def toggle_breakpoint(self, file: str, line: int) -> bool:
+        """Set or clear a breakpoint; True when it is now set."""
+        key = (file, line)
+        on = key not in self.breakpoints
+        if on:
+            self.breakpoints.add(key)
+        else:
+            self.breakpoints.discard(key)
+        return on
+
+    def _advance(self, cmd: Command) -> None:
+        """Post the next Step the live engine would pause at, or the end of the run."""
+        steps = self.trace.steps
+        depth = steps[self._pos].depth if self._pos >= 0 else 0
+        pending: list[Flag] = []
+        stdout: list[str] = []
+        stderr: list[str] = []
+        for pos in range(self._pos + 1, len(steps)):
+            step = steps[pos]
+            pending.extend(step.flags)
+            stdout.append(step.stdout)
+            stderr.append(step.stderr)
+            if pos == 0 or stops_here(step, cmd, depth, pending, self.breakpoints):
+                shown = dataclasses.replace(step, index=self._shown, flags=tuple(pending),
+                                            stdout="".join(stdout), stderr="".join(stderr))
+                self._pos, self._shown = pos, self._shown + 1
+                self.app.post_message(Runner.StepReady(shown, self.run))
+                if step.event in ("exception", "end"):
+                    self._end()
+                return
+        self._pos = len(steps)
+        self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        self.app.post_message(Runner.Ended(self.trace, self.run))
