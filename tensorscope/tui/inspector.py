@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -25,7 +26,8 @@ def stats_text(s: Stats) -> str:
 
 
 def _label(text: str, width: int = 9) -> tuple[str, str]:
-    return (f"{text:<{width}}", LABEL)
+    """A row label padded to `width` cells (Chinese characters take two)."""
+    return (text + " " * max(1, width - cell_len(text)), LABEL)
 
 
 def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False) -> Content:
