@@ -23,7 +23,6 @@ from pytest_textual_snapshot import node_to_report_path
 
 from tensorscope.screenshot import drive, make_app, screen_text
 from tensorscope.tui.app import TensorScopeApp
-from tensorscope.tui.runner import simulate_cuda_supported
 
 SIZE = (120, 40)
 REPO = Path(__file__).resolve().parent.parent
@@ -113,7 +112,7 @@ class TestPitfalls:
         """The same flag explained in Chinese (--lang zh), labels and keys included."""
         snap(make_app("forgot_zero_grad", lang="zh"), until_flag="grad-accumulation")
 
-    @pytest.mark.skipif(torch.cuda.is_available() or not simulate_cuda_supported(),
+    @pytest.mark.skipif(torch.cuda.is_available(),
                         reason="--simulate-cuda is for machines without a GPU")
     def test_device_mismatch_simulated_cuda(self, snap):
         """device_mismatch --simulate-cuda: model on cuda:0 (sim), x on cpu, the error explained."""

@@ -25,7 +25,7 @@ from tensorscope.tui.inspector import Inspector
 from tensorscope.tui.narration import Narration
 from tensorscope.tui.output import OutputPane
 from tensorscope.tui.replay import ReplayRunner, replay_target
-from tensorscope.tui.runner import Runner, simulate_cuda_supported
+from tensorscope.tui.runner import Runner
 from tensorscope.tui.source import SourceView
 from tensorscope.tui.status import StatusBar, status_content
 from tensorscope.tui.tensors import TensorTable
@@ -78,7 +78,7 @@ class TensorScopeApp(App[None]):
             self.runner = ReplayRunner(script, self)
         else:
             self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script)
-            self.simulated = simulate_cuda and simulate_cuda_supported()
+            self.simulated = simulate_cuda
             self.runner = Runner(self.target, self, trace_modules=trace_modules, simulate_cuda=self.simulated)
         self.autoplay = autoplay
         """Seconds between the lines the app runs by itself (None: only on key presses)."""

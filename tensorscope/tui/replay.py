@@ -15,7 +15,7 @@ from textual.message_pump import MessagePump
 
 from tensorscope.engine import Command, ScriptTarget
 from tensorscope.model import Flag, Step, Trace
-from tensorscope.tui.runner import Runner
+from tensorscope.tui.runner import Runner, toggle
 
 
 def replay_target(trace: Trace) -> ScriptTarget:
@@ -84,13 +84,7 @@ class ReplayRunner:
 
     def toggle_breakpoint(self, file: str, line: int) -> bool:
         """Set or clear a breakpoint; True when it is now set."""
-        key = (file, line)
-        on = key not in self.breakpoints
-        if on:
-            self.breakpoints.add(key)
-        else:
-            self.breakpoints.discard(key)
-        return on
+        return toggle(self.breakpoints, file, line)
 
     def _advance(self, cmd: Command) -> None:
         """Post the next Step the live engine would pause at, or the end of the run."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,9 +13,14 @@ from tensorscope.engine import Command, ScriptTarget, Session
 from tensorscope.model import Step, Trace
 
 
-def simulate_cuda_supported() -> bool:
-    """Whether this engine can run a script as if on a 1-GPU machine."""
-    return "simulate_cuda" in inspect.signature(Session.__init__).parameters
+def toggle(breakpoints: set[tuple[str, int]], file: str, line: int) -> bool:
+    """Set or clear the breakpoint at (file, line) in `breakpoints`; True when it is now set."""
+    key = (file, line)
+    if key in breakpoints:
+        breakpoints.discard(key)
+        return False
+    breakpoints.add(key)
+    return True
 
 
 class Runner:
@@ -58,7 +62,6 @@ class Runner:
         self.run += 1
         run = self.run
         post = self.app.post_message
-        extra = {"simulate_cuda": True} if self.simulate_cuda else {}
         session = Session(
             self.target,
             trace_modules=self.trace_modules,
@@ -68,7 +71,7 @@ class Runner:
             keep_steps=False,  # the app keeps its own bounded History
             on_step=lambda step: post(Runner.StepReady(step, run)),
             on_end=lambda trace: post(Runner.Ended(trace, run)),
-            **extra,
+            simulate_cuda=self.simulate_cuda,
         )
         self.session = session
         session.start("step")
@@ -85,12 +88,7 @@ class Runner:
 
     def toggle_breakpoint(self, file: str, line: int) -> bool:
         """Set or clear a breakpoint; True when it is now set. Applies to the running script at once."""
-        key = (file, line)
-        on = key not in self.breakpoints
-        if on:
-            self.breakpoints.add(key)
-        else:
-            self.breakpoints.discard(key)
+        on = toggle(self.breakpoints, file, line)
         if self.session is not None:
             if on:
                 self.session.add_breakpoint(line, file)
