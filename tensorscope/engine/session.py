@@ -61,6 +61,7 @@ class Session:
         self.max_steps = max_steps
         self.stop_on_flags = stop_on_flags
         self.on_step = on_step
+        """Called in the worker thread with each Step; when set, `wait()` returns only the end (None)."""
         self.on_end = on_end
         self.keep_steps = keep_steps
         self.simulate_cuda = simulate_cuda
@@ -487,13 +488,13 @@ class Session:
         self._step_count += 1
         if self.keep_steps:
             self.steps.append(step)
-        if self._interactive:
-            self._events.put(step)
-        if self.on_step is not None:
+        if self.on_step is not None:  # the callback is how Steps arrive; nothing piles up for wait()
             try:
                 self.on_step(step)
             except Exception:
                 pass
+        elif self._interactive:
+            self._events.put(step)
 
     def _wait_command(self) -> str:
         while True:
