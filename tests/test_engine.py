@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -100,6 +103,89 @@ class TestStepping:
     def test_max_steps_caps_the_trace(self, write_script):
         trace = Session(str(write_script("while True:\n    pass\n")), max_steps=50).record()
         assert len(trace.steps) == 50 and trace.end_reason == "max-steps" and not trace.completed
+
+
+class TestRunHere:
+    """The script runs on the calling thread; commands and interrupts come from other threads."""
+
+    def test_run_here_steps_as_start_does(self, write_script):
+        path = write_script(LOOP)
+        session = Session(str(path))
+        got: list[Step | None] = []
+
+        def drive() -> None:
+            got.append(session.wait(10))
+            for _ in range(7):
+                got.append(session.command("next", 10))
+            session.stop()
+
+        driver = threading.Thread(target=drive)
+        driver.start()
+        trace = session.run_here()
+        driver.join(10)
+        assert lines([s for s in got if s is not None]) == [1, 3, 7, 8, 9, 10, 8, 9]
+        assert trace.end_reason == "stopped" and trace is session.trace
+        assert session.internal_errors == []
+
+    def test_script_runs_on_the_callers_thread(self, write_script):
+        path = write_script("import threading as t\nprint(t.current_thread() is t.main_thread())\n")
+        trace = Session(str(path)).record()
+        assert trace.stdout == f"{threading.current_thread() is threading.main_thread()}\n"
+
+    def test_interrupt_pauses_a_continue_at_the_next_user_line(self, write_script):
+        path = write_script("import time\ni = 0\nwhile True:\n    time.sleep(0.01)\n    i += 1\n")
+        steps: list[Step] = []
+        paused = threading.Event()
+
+        def on_step(step: Step) -> None:
+            steps.append(step)
+            paused.set()
+
+        session = Session(str(path), on_step=on_step)
+
+        def drive() -> None:
+            for _ in range(2):
+                assert paused.wait(10)
+                paused.clear()
+                session.send("continue")
+                session.interrupt()
+            assert paused.wait(10)
+            session.stop()
+
+        driver = threading.Thread(target=drive)
+        driver.start()
+        trace = session.run_here()
+        driver.join(10)
+        assert [s.line for s in steps][0] == 1
+        assert len(steps) == 3 and all(s.line in (2, 3, 4, 5) for s in steps[1:])
+        assert trace.end_reason == "stopped"
+        assert session.internal_errors == []
+
+    def test_interrupt_while_paused_is_forgotten(self, write_script):
+        session = Session(str(write_script(LOOP)))
+        session.start()
+        assert session.wait(10) is not None
+        session.interrupt()  # already paused: nothing to interrupt
+        session.add_breakpoint(10)
+        step = session.command("continue", 10)
+        assert step is not None and step.line == 10
+        session.stop()
+        assert session.join(5) is not None
+
+    def test_timeout_interrupts_a_script_stuck_in_a_long_call(self, write_script):
+        path = write_script("import time\nprint('before')\ntime.sleep(60)\nprint('after')\n")
+        stdout, exit_fn = sys.stdout, os._exit
+        start = time.monotonic()
+        trace = Session(str(path)).run(timeout=0.5)
+        assert time.monotonic() - start < 30
+        assert trace.end_reason == "timeout" and not trace.completed
+        assert trace.stdout == "before\n"
+        if threading.current_thread() is threading.main_thread():  # the run is over: nothing left behind
+            assert sys.stdout is stdout and os._exit is exit_fn
+
+    def test_timeout_ends_a_busy_loop(self, write_script):
+        trace = Session(str(write_script("i = 0\nwhile True:\n    i += 1\n"))).record(timeout=0.3)
+        assert trace.end_reason == "timeout" and trace.steps
 
 
 class TestCollection:

@@ -1,11 +1,14 @@
-"""Run a script line by line in a worker thread, pausing as a debugger does, and record Steps.
+"""Run a script line by line, pausing as a debugger does, and record Steps.
 
-Works without a UI: the TUI, `trace` and `check` all drive this same Session.
+The script runs on the thread that calls `run_here`, `record` or `run` (the engine's main thread), or on
+a worker thread with `start`. Works without a UI: the TUI's engine, `trace` and `check` all drive this
+same Session.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
 import sys
 import threading
 import time
@@ -98,6 +101,20 @@ class Session:
         self._stop = threading.Event()
         self._stop_reason = "stopped"
         self._thread: threading.Thread | None = None
+        self._launched = False
+        self._sent = 0
+        """Commands sent so far (through `send`)."""
+        self._applied = 0
+        """Commands the script has taken so far: the one it runs now is number `_applied`."""
+        self._interrupt_at = -1
+        """`interrupt()` pauses the run of every command up to this number (-1: none)."""
+        self._lock = threading.Lock()
+        self._script_ident: int | None = None
+        """The thread running the script (set once it starts)."""
+        self._running = False
+        """True while the script's code may be running (a timeout may interrupt it then)."""
+        self._kicked = False
+        """The timeout watchdog interrupted the script's thread with SIGINT."""
         self._cur_frame: types.FrameType | None = None
         self._frame_line: dict[types.FrameType, int] = {}
         """The last line each live user frame ran: what a pause marks as "just executed"."""
@@ -133,10 +150,29 @@ class Session:
         return sorted((self._display.get(f, f), ln) for f, ln in self._breaks)
 
     def start(self, mode: Command = "step") -> None:
-        """Start the script in its thread; it pauses at the first line (mode `step`) and waits."""
+        """Start the script in a worker thread; it pauses at the first line (mode `step`) and waits."""
         self._interactive = True
         self._mode = mode
         self._launch()
+
+    def run_here(self, mode: Command = "step") -> Trace:
+        """Run the script interactively on the calling thread until it ends; return the Trace.
+
+        Commands come from other threads through `send()` (or `command()`), Steps go to `on_step` (or
+        `wait()`), exactly as with `start()`. The engine's main thread calls this, so the script's
+        signals, `os._exit` and thread-local state behave as under plain python.
+        """
+        self._interactive = True
+        self._mode = mode
+        return self._run_here(None)
+
+    def interrupt(self) -> None:
+        """Pause the running script at its next line of user code, whatever it was told (thread-safe).
+
+        It applies to the commands sent so far: while the script is paused it does nothing.
+        """
+        with self._lock:
+            self._interrupt_at = self._sent
 
     def command(self, cmd: Command, timeout: float | None = 30.0) -> Step | None:
         """Send a command and wait for the next pause. None when the script ended instead."""
@@ -150,7 +186,9 @@ class Session:
         if cmd == "stop":
             self.stop()
         else:
-            self._commands.put(cmd)
+            with self._lock:
+                self._sent += 1
+                self._commands.put(cmd)
 
     def wait(self, timeout: float | None = 30.0) -> Step | None:
         """The next Step the worker posts; None once the run is over."""
@@ -180,14 +218,14 @@ class Session:
         self._interactive = False
         self._record = True
         self._mode = "step"
-        return self._run_to_end(timeout)
+        return self._headless(timeout)
 
     def run(self, timeout: float | None = None) -> Trace:
         """Run headless to the end without recording steps (flags only): the fast path of `check`."""
         self._interactive = False
         self._record = False
         self._mode = "continue"
-        return self._run_to_end(timeout)
+        return self._headless(timeout)
 
     # --- RunContext for monitors ------------------------------------------------------------------
 
@@ -242,7 +280,60 @@ class Session:
             self._user_code[code] = known
         return known
 
-    # --- the worker -------------------------------------------------------------------------------
+    # --- running the script ---------------------------------------------------------------------------
+
+    def _headless(self, timeout: float | None) -> Trace:
+        """Run to the end on the calling thread (a worker thread only when a timeout could not otherwise
+        interrupt a script stuck in a long call: off the main thread, signals cannot reach it)."""
+        if timeout is not None and threading.current_thread() is not threading.main_thread():
+            return self._run_to_end(timeout)
+        return self._run_here(timeout)
+
+    def _claim(self) -> None:
+        if self._launched:
+            raise RuntimeError("a Session runs its script once; make a new Session to restart")
+        self._launched = True
+
+    def _run_here(self, timeout: float | None) -> Trace:
+        self._claim()
+        self._resolve_trace_modules()
+        self._capture.install()
+        self._capture.host_threads.discard(threading.get_ident())  # this thread's I/O is the script's now
+        done = threading.Event()
+        watchdog = None
+        if timeout is not None:
+            watchdog = threading.Thread(target=self._watchdog, args=(timeout, done),
+                                        name="tensorscope-timeout", daemon=True)
+        try:
+            try:
+                if watchdog is not None:
+                    watchdog.start()
+                self._execute()
+            finally:
+                done.set()
+                if watchdog is not None:
+                    watchdog.join()
+        except KeyboardInterrupt:  # the watchdog's SIGINT landed just after the script had ended
+            if not self._kicked:
+                raise
+        if self.trace is None:
+            self.trace = self._make_trace(False, "timeout", None, None)
+        return self.trace
+
+    def _watchdog(self, timeout: float, done: threading.Event) -> None:
+        """At the deadline, end the script at its next line; if it is stuck in a long call (a sleep, a
+        blocking read), interrupt that call with SIGINT as Ctrl+C would."""
+        if done.wait(timeout):
+            return
+        self.stop("timeout")
+        if done.wait(0.5):
+            return
+        with self._lock:
+            ident = self._script_ident
+            if (self._running and ident == threading.main_thread().ident
+                    and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+                self._kicked = True
+                signal.pthread_kill(ident, signal.SIGINT)
 
     def _run_to_end(self, timeout: float | None) -> Trace:
         self._launch()
@@ -263,11 +354,10 @@ class Session:
         return self.trace
 
     def _launch(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("a Session runs its script once; make a new Session to restart")
+        self._claim()
         self._resolve_trace_modules()
         self._capture.install()
-        self._thread = threading.Thread(target=self._worker, name="tensorscope-script", daemon=True)
+        self._thread = threading.Thread(target=self._execute, name="tensorscope-script", daemon=True)
         self._thread.start()
 
     def _resolve_trace_modules(self) -> None:
@@ -297,7 +387,8 @@ class Session:
                     text = ""
                 self._sources[self._display_of(path)] = tuple(text.splitlines())
 
-    def _worker(self) -> None:
+    def _execute(self) -> None:
+        """Run the script on this thread to its end, then publish the Trace."""
         completed, reason = False, "finished"
         exc_info: ExceptionInfo | None = None
         exit_code: int | None = None
@@ -314,6 +405,9 @@ class Session:
                         stack.enter_context(cm)
                 library = LibraryCalls(self._user_files, self.trace_modules)
                 stack.enter_context(untraced_library_calls(library))  # after the monitors' own patches
+                with self._lock:
+                    self._script_ident = threading.get_ident()
+                    self._running = True
                 sys.settrace(self._trace_call)
                 try:
                     exec(target.code, namespace)
@@ -324,12 +418,21 @@ class Session:
                     sys.settrace(None)
                     exit_code = self._exit_status(exc)
                     completed, reason = exit_code == 0, "exit"
+                except KeyboardInterrupt as exc:
+                    sys.settrace(None)
+                    if self._kicked:  # the timeout interrupted a long call
+                        reason = self._stop_reason
+                    else:
+                        reason = "exception"
+                        exc_info = self._on_script_exception(exc)
                 except BaseException as exc:  # the script's own error: becomes a Step
                     sys.settrace(None)
                     reason = "exception"
                     exc_info = self._on_script_exception(exc)
                 finally:
                     sys.settrace(None)
+                    with self._lock:
+                        self._running = False
                     self._cur_frame = None
                 for m in self.monitors:
                     try:
@@ -426,7 +529,7 @@ class Session:
             except Exception:
                 pass
         mode = self._mode
-        if mode == "step":
+        if mode == "step" or (self._interactive and self._interrupt_at >= self._applied):
             stop = True
         elif (frame.f_code.co_filename, line) in self._breaks:
             stop = True
@@ -506,6 +609,7 @@ class Session:
                 continue
 
     def _apply(self, cmd: str, depth: int) -> None:
+        self._applied += 1
         self._mode = cmd
         self._cmd_depth = depth
 
