@@ -197,6 +197,8 @@ class OutputCapture:
         self._exit_hook: Callable[[int], NoReturn] | None = None
         self._saved_signal: Any = None
         self._signal_hook: Any = None
+        self.tap: Callable[[str, str], None] | None = None
+        """Called with (stream, text) for every write kept (the engine process forwards them)."""
         self.signal_handlers: dict[int, Any] = {}
         """Handlers the script asked for: kept, not installed (tensorscope owns the signals, Ctrl+C
         stops the script)."""
@@ -275,6 +277,8 @@ class OutputCapture:
         with self._lock:
             self._pending[which].add(text)
             self._total[which].add(text)
+        if self.tap is not None:
+            self.tap(which, text)
 
     def take(self) -> tuple[str, str]:
         """What was written since the last call: (stdout, stderr)."""
