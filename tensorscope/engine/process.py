@@ -142,7 +142,22 @@ class _ChildEngine:
 
             module, _, name = spec.checks.partition(":")
             monitors = getattr(importlib.import_module(module), name)()
-        session = Session(
+        try:
+            session = self._session(Session, target, monitors)
+        except Exception as exc:  # e.g. --simulate-cuda on a machine with CUDA: the run cannot start
+            self.send(("error", str(exc)))
+            return
+        self.session = session
+        session._capture.tap = self._on_output
+        threading.Thread(target=self._read_commands, name="tensorscope-commands", daemon=True).start()
+        trace = _drive(session, spec.mode)
+        self._report_stdin()
+        errors = list(getattr(session, "internal_errors", ()))
+        self.send(("end", dataclasses.replace(trace, steps=()), errors))
+
+    def _session(self, session_class: Any, target: Any, monitors: Any) -> Any:
+        spec = self.spec
+        return session_class(
             target,
             trace_modules=spec.trace_modules,
             breakpoints=spec.breakpoints,
@@ -153,13 +168,6 @@ class _ChildEngine:
             on_step=self._on_step,
             simulate_cuda=spec.simulate_cuda,
         )
-        self.session = session
-        session._capture.tap = self._on_output
-        threading.Thread(target=self._read_commands, name="tensorscope-commands", daemon=True).start()
-        trace = _drive(session, spec.mode)
-        self._report_stdin()
-        errors = list(getattr(session, "internal_errors", ()))
-        self.send(("end", dataclasses.replace(trace, steps=()), errors))
 
     def _on_output(self, stream: str, text: str) -> None:
         self.send(("out", stream, text))
