@@ -9,7 +9,6 @@ import time
 import pytest
 
 from tensorscope.engine.process import EngineProcess, RunResult, RunSpec, run_headless, spec_for, take_engine
-from tensorscope.engine.session import Session
 from tensorscope.engine.target import ScriptTarget
 from tensorscope.model import Step
 
@@ -60,8 +59,6 @@ def test_a_dead_engine_ends_the_run_with_its_status(write_script, body, status):
     again.engine.kill()
 
 
-@pytest.mark.xfail(not hasattr(Session, "run_here"), strict=True,
-                   reason="until the Session runs the script on the calling thread")
 def test_the_script_is_the_main_thread_of_a_real_main(write_script):
     """In the child: the main thread, `__name__ == '__main__'`, signal handlers as under python."""
     path = write_script("""

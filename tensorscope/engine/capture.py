@@ -208,9 +208,12 @@ class OutputCapture:
         """Whether the calling thread is the script's (started after `install()`, while installed)."""
         return self._active and threading.get_ident() not in self.host_threads
 
-    def install(self) -> None:
-        """Replace sys.stdout/stderr/stdin and signal.signal; call before starting the script."""
+    def install(self, script_threads: tuple[int, ...] = ()) -> None:
+        """Replace sys.stdout/stderr/stdin and signal.signal; call before starting the script.
+        `script_threads`: idents of threads already running that are the script's (the caller's, when
+        the script runs on it)."""
         self.host_threads = {t.ident for t in threading.enumerate() if t.ident is not None}
+        self.host_threads -= set(script_threads)
         self._pid = os.getpid()
         self._saved = (sys.stdout, sys.stderr, sys.stdin)
         self._streams = (

@@ -206,19 +206,24 @@ class _ChildEngine:
 
 
 def _drive(session: Any, mode: Mode) -> Trace:
-    """Run the script to its end in this process, on this (the main) thread when the Session can."""
-    if mode == "record":
-        return session.record()
-    if mode == "run":
-        return session.run()
+    """Run the script to its end on this thread: the child's main thread, as under plain python."""
     run_here = getattr(session, "run_here", None)
     if run_here is not None:
+        if mode == "record":
+            return session.record()
+        if mode == "run":
+            return session.run()
         return run_here("step")
-    session.start("step")
-    while True:
-        trace = session.join(0.5)
-        if trace is not None:
-            return trace
+    # a Session that only runs scripts in a worker thread of its own: its worker, called on this thread
+    session._interactive = mode == "interactive"
+    session._record = mode != "run"
+    session._mode = "continue" if mode == "run" else "step"
+    session._resolve_trace_modules()
+    session._capture.install(script_threads=(threading.get_ident(),))
+    session._thread = threading.current_thread()
+    session._worker()
+    trace: Trace = session.trace
+    return trace
 
 
 def _interrupt(session: Any) -> None:
