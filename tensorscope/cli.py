@@ -89,6 +89,20 @@ def _exit_code(trace: Any) -> int:
     return EXIT_CLEAN
 
 
+def _run_engine(target: Any, mode: str, timeout: float | None, **options: Any) -> Any:
+    """Run the script in an engine process (`os._exit`, signals, a crash are the script's, not ours);
+    its Trace. Errors inside tensorscope are printed on stderr and exit 2."""
+    from tensorscope.engine.process import run_headless, spec_for
+
+    outcome = run_headless(spec_for(target, mode, **options), timeout=timeout)  # type: ignore[arg-type]
+    errors = list(outcome.internal_errors) + list(getattr(outcome.trace, "internal_errors", ()))
+    if errors:
+        for error in errors:
+            click.echo(f"tensorscope: internal error: {error}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    return outcome.trace
+
+
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
@@ -111,8 +125,10 @@ def main() -> None:
 def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
         lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
     """Open the step-debugger on SCRIPT."""
-    _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
+    from tensorscope.engine.process import warm_up
+
+    warm_up()  # the engine's fork server imports torch while the UI loads (the UI never imports it)
     try:
         from tensorscope.tui.app import TensorScopeApp
     except ImportError as exc:
@@ -203,15 +219,12 @@ def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
           lang: str, as_json: bool, output: str | None, max_steps: int | None,
           timeout: float | None) -> None:
     """Run SCRIPT headless and report every step: line, tensors changed, output, flags."""
-    from tensorscope.checks import default_checks
-    from tensorscope.engine import Session
     from tensorscope.report import ending, trace_report
 
     _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
-    session = Session(target, trace_modules=trace_modules, monitors=default_checks(),
-                      max_steps=max_steps, simulate_cuda=simulate_cuda)
-    result = session.record(timeout=timeout)
+    result = _run_engine(target, "record", timeout, trace_modules=trace_modules, max_steps=max_steps,
+                         simulate_cuda=simulate_cuda)
     if as_json or (output and output.endswith(".json")):
         text = result.to_json(indent=1) + "\n"
     else:
@@ -231,15 +244,11 @@ def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
 def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
           lang: str, as_json: bool, timeout: float | None) -> None:
     """Run SCRIPT headless with every check on; exit 1 if anything is flagged (for CI)."""
-    from tensorscope.checks import default_checks
-    from tensorscope.engine import Session
     from tensorscope.report import check_report
 
     _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
-    session = Session(target, trace_modules=trace_modules, monitors=default_checks(),
-                      keep_steps=False, simulate_cuda=simulate_cuda)
-    result = session.run(timeout=timeout)
+    result = _run_engine(target, "run", timeout, trace_modules=trace_modules, simulate_cuda=simulate_cuda)
     if as_json:
         exc = result.exception
         payload = {

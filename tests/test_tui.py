@@ -216,6 +216,11 @@ class _MarkCheck(Check):
         self.last = line
 
 
+def mark_checks() -> list[Check]:
+    """The checks of the engine process in the test below (imported there by name)."""
+    return [_MarkCheck()]
+
+
 FLAGGED = """
 import torch
 a = torch.ones(2)
@@ -228,7 +233,7 @@ print("end")
 class TestFlags:
     async def test_continue_stops_at_a_new_warning_and_explains_it(self, write_script, monkeypatch):
         """`c` stops after a flagged line; the flag is listed, its line coloured, its text inspected."""
-        monkeypatch.setattr(runner_module, "default_checks", lambda: [_MarkCheck()])
+        monkeypatch.setattr(runner_module.Runner, "checks", f"{__name__}:mark_checks")
         app = TensorScopeApp(str(write_script(FLAGGED)))
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot, app)
@@ -323,21 +328,59 @@ class TestEndings:
         assert trace is not None and trace.end_reason == "stopped"
 
 
-    async def test_keys_pressed_while_running_give_one_notice(self, write_script):
-        """Impatient presses while a slow line runs are ignored with a single notice, not a stack of them."""
-        script = write_script("import time\ntime.sleep(1.5)\nx = 1\n")
+    async def test_keys_pressed_while_running_are_queued_in_order(self, write_script):
+        """Presses while a slow line runs are kept and run in order once it pauses: none is dropped."""
+        script = write_script("import time\ntime.sleep(0.5)\nx = 1\ny = 2\nz = 3\nprint('end')\n")
         app = TensorScopeApp(str(script))
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot, app)
-            await pilot.press("n")
-            for _ in range(6):
-                await pilot.press("n")
+            await pilot.press("n", "n", "n", "n")  # the 3rd and 4th while line 2 sleeps
+            await wait_until(pilot, lambda: app.current_step.line == 5 and app.state == "paused", "line 5")
+            assert [s.line for s in app.history.steps] == [1, 2, 3, 4, 5]
+            assert len(app._notifications) == 0
+
+    async def test_thirty_presses_are_thirty_steps(self, write_script):
+        """30 presses of n in a row advance exactly 30 steps, however fast they come."""
+        script = write_script("import torch\nx = torch.zeros(3)\nfor i in range(100):\n    x += 1\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            first = await started(pilot, app)
+            await pilot.press(*["n"] * 30)
+            await wait_until(pilot, lambda: app.state == "paused" and not app._queued
+                             and app.current_step.index == first.index + 30, "30 steps")
             await pilot.pause()
-            assert app.state == "running"
-            assert len(app._notifications) == 1
-            await wait_until(pilot, lambda: app.state == "paused", "the slow line to end")
-            await pilot.pause(0.2)
-            assert app.current_step.line == 3 and app.state == "paused"  # the extra presses did not step on
+            assert app.current_step.index == first.index + 30 and len(app.history) == 31
+
+    async def test_ctrl_c_interrupts_a_running_loop(self, write_script):
+        """`c` on an endless loop, then Ctrl+C: the script pauses inside the loop, and can step on."""
+        script = write_script("n = 0\nwhile True:\n    n += 1\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            await pilot.press("c")
+            await wait_until(pilot, lambda: app.state == "running", "the loop to run")
+            await pilot.press("ctrl+c")
+            await wait_until(pilot, lambda: app.state == "paused" and app.current_step.line in (2, 3),
+                             "the pause inside the loop")
+            line = app.current_step.line
+            await pilot.press("n")
+            await wait_until(pilot, lambda: app.state == "paused" and app.current_step.line != line, "n")
+
+    async def test_quit_leaves_no_engine_process(self, write_script):
+        """q while the script runs: the app exits and its engine process is gone."""
+        import os
+
+        script = write_script("n = 0\nwhile True:\n    n += 1\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            pid = app.runner.session.pid
+            assert pid is not None
+            await pilot.press("c")
+            await pilot.press("q")
+        app.runner.session.join(10)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 class TestScreen:
     async def test_panes_fit_without_overlap_at_80x24(self, write_script):

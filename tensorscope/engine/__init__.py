@@ -1,8 +1,21 @@
-"""The engine: runs a script line by line and records Steps. Never imports Textual or rich."""
+"""The engine: runs a script line by line and records Steps. Never imports Textual or rich.
 
-from tensorscope.engine.monitor import Monitor
-from tensorscope.engine.session import COMMANDS, Command, Session
+Importing the package does not import torch: `Session` and `Monitor` load it when first used, so the
+terminal UI (which runs the engine in a child process) can use `ScriptTarget` and the process protocol.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
 from tensorscope.engine.target import ScriptError, ScriptTarget, list_scenarios, resolve_script
+
+if TYPE_CHECKING:
+    from tensorscope.engine.monitor import Monitor
+    from tensorscope.engine.session import Session
+
+Command = Literal["step", "next", "finish", "continue", "stop"]
+COMMANDS: tuple[str, ...] = ("step", "next", "finish", "continue", "stop")
 
 __all__ = [
     "COMMANDS",
@@ -14,3 +27,16 @@ __all__ = [
     "list_scenarios",
     "resolve_script",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`Session` and `Monitor` on first use (they import torch)."""
+    if name == "Session":
+        from tensorscope.engine.session import Session
+
+        return Session
+    if name == "Monitor":
+        from tensorscope.engine.monitor import Monitor
+
+        return Monitor
+    raise AttributeError(f"module 'tensorscope.engine' has no attribute {name!r}")

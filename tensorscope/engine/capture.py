@@ -1,11 +1,11 @@
-"""The script's side of the process, per thread: its stdout/stderr captured, an empty stdin, `os._exit`
-turned into a normal end of the run, and `signal.signal` accepted although the script runs in a worker
-thread. Nobody else's output, input, exit or signals are touched."""
+"""The script's side of the process, per thread: its stdout/stderr captured, an empty stdin, and
+`signal.signal` accepted although the script runs in a worker thread. Nobody else's output, input or
+signals are touched. `os._exit` is the real one: the engine runs the script in a process of its own
+(engine/process.py), whose exit status ends the run."""
 
 from __future__ import annotations
 
 import io
-import operator
 import os
 import signal
 import sys
@@ -13,12 +13,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NoReturn, TextIO
-
-
-class ScriptExited(SystemExit):
-    """The script called `os._exit(status)`: ends its run as `SystemExit(status)` would, instead of
-    killing tensorscope (and the terminal UI) with it."""
+from typing import Any, TextIO
 
 
 class _ThreadRoutedStream:
@@ -173,8 +168,8 @@ if hasattr(os, "register_at_fork"):
 
 class OutputCapture:
     """Routes the I/O of threads that did not exist before `install()` (the script's): their writes go
-    into buffers, their reads see an empty stdin, their `os._exit` ends the run instead of the process and
-    their `signal.signal` is remembered instead of refused.
+    into buffers, their reads see an empty stdin, and their `signal.signal` is remembered instead of
+    refused.
     """
 
     def __init__(self, echo: TextIO | None = None, limit: int = 2_000_000) -> None:
@@ -193,10 +188,10 @@ class OutputCapture:
         self._pid = 0
         self._saved: tuple[TextIO, TextIO, TextIO] | None = None
         self._streams: tuple[_ThreadRoutedStream, _ThreadRoutedStream, _EmptyStdin] | None = None
-        self._saved_exit: Callable[[int], NoReturn] | None = None
-        self._exit_hook: Callable[[int], NoReturn] | None = None
         self._saved_signal: Any = None
         self._signal_hook: Any = None
+        self.tap: Callable[[str, str], None] | None = None
+        """Called with (stream, text) for every write kept (the engine process forwards them)."""
         self.signal_handlers: dict[int, Any] = {}
         """Handlers the script asked for: kept, not installed (tensorscope owns the signals, Ctrl+C
         stops the script)."""
@@ -213,9 +208,12 @@ class OutputCapture:
         """Whether the calling thread is the script's (started after `install()`, while installed)."""
         return self._active and threading.get_ident() not in self.host_threads
 
-    def install(self) -> None:
-        """Replace sys.stdout/stderr/stdin, os._exit and signal.signal; call before starting the script."""
+    def install(self, script_threads: tuple[int, ...] = ()) -> None:
+        """Replace sys.stdout/stderr/stdin and signal.signal; call before starting the script.
+        `script_threads`: idents of threads already running that are the script's (the caller's, when
+        the script runs on it)."""
         self.host_threads = {t.ident for t in threading.enumerate() if t.ident is not None}
+        self.host_threads -= set(script_threads)
         self._pid = os.getpid()
         self._saved = (sys.stdout, sys.stderr, sys.stdin)
         self._streams = (
@@ -227,16 +225,6 @@ class OutputCapture:
         _INSTALLED.add(self)
         sys.stdout, sys.stderr = self._streams[0], self._streams[1]
         sys.stdin = self._streams[2]  # type: ignore[assignment]
-        real_exit = self._saved_exit = os._exit
-
-        def _exit(status: int) -> NoReturn:
-            """os._exit as the script sees it: ends the script's run, not tensorscope."""
-            if os.getpid() == self._pid and self.is_script_thread():
-                raise ScriptExited(operator.index(status))  # a TypeError for a non-integer, as os._exit
-            real_exit(status)  # other threads, and forked children (DataLoader workers): the real one
-
-        self._exit_hook = _exit
-        os._exit = _exit
         real_signal = self._saved_signal = signal.signal
 
         def _signal(signalnum: int, handler: Any) -> Any:
@@ -264,8 +252,6 @@ class OutputCapture:
             sys.stderr = self._saved[1]
         if sys.stdin is self._streams[2]:
             sys.stdin = self._saved[2]
-        if os._exit is self._exit_hook and self._saved_exit is not None:
-            os._exit = self._saved_exit
         if signal.signal is self._signal_hook and self._saved_signal is not None:
             signal.signal = self._saved_signal
         self._saved = None
@@ -275,6 +261,8 @@ class OutputCapture:
         with self._lock:
             self._pending[which].add(text)
             self._total[which].add(text)
+        if self.tap is not None:
+            self.tap(which, text)
 
     def take(self) -> tuple[str, str]:
         """What was written since the last call: (stdout, stderr)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -57,6 +58,7 @@ class TensorScopeApp(App[None]):
         Binding("r", "restart", "restart"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "interrupt", "interrupt", show=False, priority=True),
     ]
 
     def __init__(
@@ -99,6 +101,8 @@ class TensorScopeApp(App[None]):
         self._chosen: str | None = None
         """The tensor the user picked last: the Inspector stays on it while it is in scope."""
         self._stdin_seen = 0
+        self._queued: deque[Command] = deque()
+        """Commands pressed while the script runs: sent in order, one per pause (none is dropped)."""
         self._hinted: dict[str, float] = {}
         """When each short notice was last shown (repeated key presses do not stack them)."""
         self._sources: dict[str, list[str]] = {self.target.display: list(self.target.lines)}
@@ -197,6 +201,7 @@ class TensorScopeApp(App[None]):
         self.state = "starting"
         self.exit_code = None
         self._stdin_seen = 0
+        self._queued.clear()
         try:
             self._live = self.runner.start()
         except Exception as exc:  # e.g. --simulate-cuda on a machine that has CUDA
@@ -220,18 +225,30 @@ class TensorScopeApp(App[None]):
                 self.notify(words(self.lang)["autoplay_flag"], timeout=5)
         self._pinned = None
         self._show_step()
+        if event in ("exception", "end"):
+            self._queued.clear()
+        elif self._queued:
+            self._send(self._queued.popleft())
 
     @on(Runner.Ended)
     def _on_ended(self, message: Runner.Ended) -> None:
         if message.run != self._live:
-            if self._live == 0 and message.run == self.runner.run:
-                self._start_run()  # the run being restarted has ended: start the new one
             return
         trace = message.trace
         self.state = trace.end_reason
         self.exit_code = trace.exit_code
+        self._queued.clear()
         self._check_stdin()
         self._show_status()
+        self._show_internal_errors(message.internal_errors or getattr(trace, "internal_errors", ()))
+
+    def _show_internal_errors(self, errors: Iterable[object]) -> None:
+        """Errors inside tensorscope (a check's or the engine's own) are shown, never hidden."""
+        errors = list(errors)
+        if errors:
+            shown = "\n".join(str(e).splitlines()[0] if str(e) else "?" for e in errors[:3])
+            more = f"\n(+{len(errors) - 3} more)" if len(errors) > 3 else ""
+            self.notify(f"{shown}{more}", title="tensorscope internal error", severity="error", timeout=30)
 
     def _send(self, cmd: Command) -> None:
         if len(self.history) and not self.history.at_end:
@@ -244,8 +261,8 @@ class TensorScopeApp(App[None]):
             self.state = "running"
             self.runner.send(cmd)
             self._show_status()
-        elif self.state == "running":
-            self._hint("is_running", 3)
+        elif self.state in ("running", "starting"):
+            self._queued.append(cmd)  # run in order, one per pause
         elif self.state in _END_STATES:
             self._hint("is_over", 3)
 
@@ -280,7 +297,7 @@ class TensorScopeApp(App[None]):
         if self.history.forward():
             self._pinned = None
             self._show_step()
-        elif self.state == "paused":
+        elif self.state in ("paused", "running", "starting"):
             self._send("next")
         elif self.state in _END_STATES:
             self._hint("is_over", 3)
@@ -292,16 +309,19 @@ class TensorScopeApp(App[None]):
     def action_restart(self) -> None:
         """Run the script again from the top (breakpoints stay)."""
         self.notify(words(self.lang)["restarting"].format(script=self.target.display), timeout=2)
-        session = self.runner.session
-        self.runner.stop()
+        self.runner.stop()  # the old run's engine process is killed; its late messages are ignored
         self._live = 0
-        self.history = History()
-        self.state = "starting"
-        self._show_status()
-        if session is None or session.finished:
-            self._start_run()
-        else:  # wait for the old run to let go of __main__ (its Ended message), at most a second
-            self.set_timer(1.0, self._start_run)
+        self._start_run()
+
+    def action_interrupt(self) -> None:
+        """Pause the running script at its next line (as Ctrl+C in pdb); q quits."""
+        self._queued.clear()
+        if self.state in ("running", "starting"):
+            interrupt = getattr(self.runner, "interrupt", None)
+            if interrupt is not None:
+                interrupt()
+        else:
+            self.action_help_quit()
 
     def action_help(self) -> None:
         """Show every key and what the marks mean, and what the script is about."""

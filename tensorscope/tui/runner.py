@@ -1,15 +1,19 @@
-"""Glue between one engine Session (running in its worker thread) and the app: Steps in, commands out."""
+"""Glue between the engine process (the script runs in a child process) and the app: Steps in, commands out.
+
+Nothing here imports torch: the engine child is forked from a fork server that has (see engine/process.py).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from tensorscope.checks import default_checks
-from tensorscope.engine import Command, ScriptTarget, Session
+from tensorscope.engine import Command, ScriptTarget
+from tensorscope.engine.process import EngineProcess, RunResult, spec_for, take_engine, warm_up
 from tensorscope.model import Step, Trace
 
 
@@ -23,8 +27,66 @@ def toggle(breakpoints: set[tuple[str, int]], file: str, line: int) -> bool:
     return True
 
 
+class EngineRun:
+    """One run of the script in an engine child; what is sent before the child is there waits for it."""
+
+    def __init__(self) -> None:
+        self.engine: EngineProcess | None = None
+        self.result: RunResult | None = None
+        self._queued: list[tuple[str, tuple[object, ...]]] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.failed: BaseException | None = None
+        """Why no child could be started (reported as the end of the run)."""
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def stdin_reads(self) -> int:
+        """How many times the script read its (empty) stdin."""
+        return self.engine.stdin_reads if self.engine is not None else 0
+
+    @property
+    def internal_errors(self) -> list[str]:
+        """Errors inside tensorscope during the run (known once it has ended)."""
+        return list(self.result.internal_errors) if self.result is not None else []
+
+    @property
+    def pid(self) -> int | None:
+        """The engine child's process id (None before it is started)."""
+        return self.engine.pid if self.engine is not None else None
+
+    def attach(self, engine: EngineProcess) -> None:
+        """The child is running the script: send it what waited."""
+        with self._lock:
+            self.engine = engine
+            queued, self._queued = self._queued, []
+        for method, args in queued:
+            getattr(engine, method)(*args)
+
+    def call(self, method: str, *args: object) -> None:
+        """Call `method` of the engine now, or once it is attached."""
+        with self._lock:
+            engine = self.engine
+            if engine is None:
+                self._queued.append((method, args))
+                return
+        getattr(engine, method)(*args)
+
+    def ended(self, result: RunResult) -> None:
+        self.result = result
+        self._done.set()
+
+    def join(self, timeout: float | None = None) -> Trace | None:
+        """Wait for the end of the run; its Trace, or None if it is still going."""
+        self._done.wait(timeout)
+        return self.result.trace if self.result is not None else None
+
+
 class Runner:
-    """Starts, drives and stops Sessions for one script; forwards what they report as messages."""
+    """Starts, drives and stops engine runs of one script; forwards what they report as messages."""
 
     @dataclass
     class StepReady(Message):
@@ -36,10 +98,15 @@ class Runner:
 
     @dataclass
     class Ended(Message):
-        """The script ended (finished, raised, exited or was stopped)."""
+        """The script ended (finished, raised, exited, died or was stopped)."""
 
         trace: Trace
         run: int
+        internal_errors: tuple[str, ...] = ()
+        """Errors inside tensorscope during the run (the checks' or the engine's own)."""
+
+    checks = "tensorscope.checks:default_checks"
+    """`module:function` making the checks the engine runs (imported in the engine process)."""
 
     def __init__(self, target: ScriptTarget, app: MessagePump, *, trace_modules: Iterable[str] = (),
                  simulate_cuda: bool = False) -> None:
@@ -47,11 +114,13 @@ class Runner:
         self.app = app
         self.trace_modules = tuple(trace_modules)
         self.simulate_cuda = simulate_cuda
-        self.session: Session | None = None
+        self.session: EngineRun | None = None
+        """The current run (named as the engine Session it drives)."""
         self.run = 0
         """Number of the current run (1 for the first)."""
         self.breakpoints: set[tuple[str, int]] = set()
         """(display file, line) of every breakpoint; kept across restarts."""
+        warm_up()
 
     @property
     def alive(self) -> bool:
@@ -61,37 +130,54 @@ class Runner:
         """Start a fresh run of the script; it pauses before its first line."""
         self.run += 1
         run = self.run
-        post = self.app.post_message
-        session = Session(
-            self.target,
-            trace_modules=self.trace_modules,
-            breakpoints=sorted(self.breakpoints),
-            monitors=default_checks(),
-            stop_on_flags=True,
-            keep_steps=False,  # the app keeps its own bounded History
-            on_step=lambda step: post(Runner.StepReady(step, run)),
-            on_end=lambda trace: post(Runner.Ended(trace, run)),
-            simulate_cuda=self.simulate_cuda,
-        )
-        self.session = session
-        session.start("step")
+        handle = EngineRun()
+        self.session = handle
+        spec = spec_for(self.target, "interactive", trace_modules=self.trace_modules,
+                        breakpoints=sorted(self.breakpoints), stop_on_flags=True,
+                        simulate_cuda=self.simulate_cuda, checks=self.checks)
+        threading.Thread(target=self._launch, args=(handle, spec, run), name="tensorscope-launch",
+                         daemon=True).start()
         return run
 
-    def send(self, cmd: Command) -> None:
+    def _launch(self, handle: EngineRun, spec: object, run: int) -> None:
+        """Off the UI thread: take a child (the first may wait for the fork server) and start the run."""
+        post = self.app.post_message
+
+        def on_end(result: RunResult) -> None:
+            handle.ended(result)
+            post(Runner.Ended(result.trace, run, tuple(result.internal_errors)))
+
+        try:
+            engine = take_engine()
+        except Exception as exc:  # no process could be started: the run ends, saying why
+            handle.failed = exc
+            trace = Trace(script=self.target.display, completed=False, end_reason="stopped",
+                          stderr=f"tensorscope: cannot start the engine process: {exc}\n")
+            on_end(RunResult(trace, [f"{type(exc).__name__}: {exc}"]))
+            return
+        engine.begin(spec, on_step=lambda step: post(Runner.StepReady(step, run)),  # type: ignore[arg-type]
+                     on_end=on_end)
+        handle.attach(engine)
+
+    def send(self, cmd: Command | str) -> None:
         if self.session is not None:
-            self.session.send(cmd)
+            if cmd == "stop":
+                self.session.call("stop", "stopped")
+            else:
+                self.session.call("send", cmd)
+
+    def interrupt(self) -> None:
+        """Pause the running script at its next line of the user's code."""
+        self.send("interrupt")
 
     def stop(self) -> None:
-        """End the current run at its next line; never blocks."""
+        """End the current run at once (its child is killed); never blocks for long."""
         if self.session is not None:
-            self.session.stop()
+            self.session.call("kill")
 
     def toggle_breakpoint(self, file: str, line: int) -> bool:
         """Set or clear a breakpoint; True when it is now set. Applies to the running script at once."""
         on = toggle(self.breakpoints, file, line)
         if self.session is not None:
-            if on:
-                self.session.add_breakpoint(line, file)
-            else:
-                self.session.remove_breakpoint(line, file)
+            self.session.call("set_breakpoint", file, line, on)
         return on
