@@ -209,7 +209,7 @@ class OutputCapture:
         return self._active and threading.get_ident() not in self.host_threads
 
     def install(self, script_threads: tuple[int, ...] = ()) -> None:
-        """Replace sys.stdout/stderr/stdin and signal.signal; call before starting the script.
+        """Replace sys.stdout/stderr/stdin (and signal.signal when the script runs off the main thread).
         `script_threads`: idents of threads already running that are the script's (the caller's, when
         the script runs on it)."""
         self.host_threads = {t.ident for t in threading.enumerate() if t.ident is not None}
@@ -225,6 +225,8 @@ class OutputCapture:
         _INSTALLED.add(self)
         sys.stdout, sys.stderr = self._streams[0], self._streams[1]
         sys.stdin = self._streams[2]  # type: ignore[assignment]
+        if threading.main_thread().ident in script_threads:
+            return  # the script runs on the main thread: signal.signal works as under python, untouched
         real_signal = self._saved_signal = signal.signal
 
         def _signal(signalnum: int, handler: Any) -> Any:

@@ -192,7 +192,7 @@ class _ChildEngine:
             kind = msg[0]
             if kind == "cmd":
                 if msg[1] == "interrupt":
-                    _interrupt(session)
+                    session.interrupt()
                 else:
                     session.send(msg[1])
             elif kind == "stop":
@@ -207,32 +207,11 @@ class _ChildEngine:
 
 def _drive(session: Any, mode: Mode) -> Trace:
     """Run the script to its end on this thread: the child's main thread, as under plain python."""
-    run_here = getattr(session, "run_here", None)
-    if run_here is not None:
-        if mode == "record":
-            return session.record()
-        if mode == "run":
-            return session.run()
-        return run_here("step")
-    # a Session that only runs scripts in a worker thread of its own: its worker, called on this thread
-    session._interactive = mode == "interactive"
-    session._record = mode != "run"
-    session._mode = "continue" if mode == "run" else "step"
-    session._resolve_trace_modules()
-    session._capture.install(script_threads=(threading.get_ident(),))
-    session._thread = threading.current_thread()
-    session._worker()
-    trace: Trace = session.trace
-    return trace
-
-
-def _interrupt(session: Any) -> None:
-    """Pause the running script at its next line of the user's code."""
-    interrupt = getattr(session, "interrupt", None)
-    if interrupt is not None:
-        interrupt()
-    else:
-        session._mode = "step"
+    if mode == "record":
+        return session.record()
+    if mode == "run":
+        return session.run()
+    return session.run_here("step")
 
 
 # --- the parent -------------------------------------------------------------------------------------

@@ -297,8 +297,7 @@ class Session:
     def _run_here(self, timeout: float | None) -> Trace:
         self._claim()
         self._resolve_trace_modules()
-        self._capture.install()
-        self._capture.host_threads.discard(threading.get_ident())  # this thread's I/O is the script's now
+        self._capture.install(script_threads=(threading.get_ident(),))  # this thread's I/O is the script's
         done = threading.Event()
         watchdog = None
         if timeout is not None:
