@@ -23,6 +23,7 @@ import torch
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
+from tensorscope.engine.instrument import with_instrument
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.simcuda import SimulatedCuda
 from tensorscope.engine.target import ScriptTarget, display_path
@@ -60,7 +61,7 @@ class Session:
     ) -> None:
         self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script, list(argv))
         self.trace_modules = tuple(trace_modules)
-        self.monitors: list[Monitor] = list(monitors or ())
+        self.monitors: list[Monitor] = with_instrument(monitors or ())  # checks' torch events: one layer
         self.max_steps = max_steps
         self.stop_on_flags = stop_on_flags
         self.on_step = on_step
