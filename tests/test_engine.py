@@ -188,6 +188,75 @@ class TestRunHere:
         assert trace.end_reason == "timeout" and trace.steps
 
 
+class TestStatements:
+    """Steps are statements, alike on every Python version (3.12 inlines comprehensions: PEP 709)."""
+
+    def test_multi_line_statement_is_one_step(self, write_script):
+        path = write_script("x = max(\n    1,\n    2,\n)\ny = [i * 2\n     for i in range(3)]\n")
+        trace = Session(str(path)).record()
+        assert lines(list(trace.steps)) == [1, 5, 5]
+        assert trace.steps[-1].event == "end"
+
+    def test_comprehension_is_one_step(self, write_script):
+        path = write_script("w = [i for i in range(50)]\nv = {i: i for i in range(50)}\nprint(len(w))\n")
+        trace = Session(str(path)).record()
+        assert lines(list(trace.steps)) == [1, 2, 3, 3]
+
+    def test_one_line_loop_steps_each_iteration(self, write_script):
+        path = write_script("x = 0\nfor i in range(3): x += i\ni = 0\nwhile i < 2: i += 1\n")
+        steps = list(Session(str(path)).record().steps)
+        assert lines(steps) == [1, 2, 2, 2, 2, 3, 4, 4, 4]  # a while loop tests at its bottom
+
+    def test_locals_comprehension_in_a_function_runs_as_under_python(self, write_script):
+        path = write_script(
+            """
+            def g():
+                a = 1
+                d = {k: v for k, v in locals().items()}
+                return d
+            print(g())
+            """
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            trace = Session(str(path)).record()
+        assert trace.completed and trace.stdout == "{'a': 1}\n" and trace.stderr == ""
+
+    def test_generator_and_with_steps(self, write_script):
+        path = write_script(
+            """
+            def gen():
+                for i in range(2):
+                    yield i
+            for v in gen():
+                pass
+            with open(__file__) as fh:
+                n = 1
+            """
+        )
+        steps = Session(str(path)).record().steps
+        assert [(s.line, s.event[0]) for s in steps] == [
+            (1, "l"), (4, "l"), (2, "l"), (3, "l"), (3, "r"), (5, "l"),
+            (4, "l"), (2, "l"), (3, "l"), (3, "r"), (5, "l"),
+            (4, "l"), (2, "l"), (2, "r"), (6, "l"), (7, "l"), (6, "l"), (6, "e")]
+
+    def test_tracer_backend_per_version(self, write_script):
+        session = Session(str(write_script("x = 1\n")))
+        session.record()
+        assert session.tracer is not None
+        assert session.tracer.name == ("monitoring" if sys.version_info >= (3, 12) else "settrace")
+        if sys.version_info >= (3, 12):  # its tool id is given back
+            assert all(sys.monitoring.get_tool(i) != "tensorscope" for i in range(6))
+
+    def test_script_edited_between_sessions_is_stepped_as_edited(self, write_script):
+        path = write_script("a = 1\nb = 2\n")
+        assert lines(list(Session(str(path)).record().steps)) == [1, 2, 2]
+        path.write_text("a = (1 +\n     2)\nc = 3\nd = 4\n", encoding="utf-8")
+        trace = Session(str(path)).record()
+        assert lines(list(trace.steps)) == [1, 3, 4, 4]
+        assert trace.source[2] == "c = 3"
+
+
 class TestCollection:
     """What counts as a tensor in scope, and how it is recorded."""
 
