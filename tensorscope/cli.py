@@ -82,6 +82,11 @@ def _check_simulate_cuda(simulate_cuda: bool) -> None:
 
 
 def _exit_code(trace: Any) -> int:
+    """0 clean, 1 flagged or not finished; 2 when tensorscope itself failed (each error on stderr)."""
+    for error in trace.internal_errors:
+        click.echo(f"tensorscope: internal error in {error}", err=True)
+    if trace.internal_errors:
+        return EXIT_CANNOT_RUN
     if trace.end_reason in ("exception", "timeout", "stopped") or (trace.exit_code or 0) != 0:
         return EXIT_FLAGGED
     if any(f.severity in ("error", "warning") for f in trace.flags):
