@@ -26,11 +26,11 @@ def write_script(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(autouse=True)
 def no_internal_errors() -> Iterator[None]:
-    """Fail any test during which a Session of this process recorded an error inside tensorscope."""
-    engine = sys.modules.get("tensorscope.engine.session")
+    """Fail any test during which tensorscope recorded an error inside itself (here or in an engine child)."""
+    engine = sys.modules.get("tensorscope.engine.errors")
     before = len(engine.INTERNAL_ERRORS) if engine is not None else 0
     yield
-    engine = sys.modules.get("tensorscope.engine.session")
+    engine = sys.modules.get("tensorscope.engine.errors")
     if engine is None:
         return
     new = engine.INTERNAL_ERRORS[before:]

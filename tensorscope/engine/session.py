@@ -24,6 +24,7 @@ import torch
 
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
+from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
 from tensorscope.engine.instrument import with_instrument
 from tensorscope.engine.monitor import Monitor
@@ -40,8 +41,6 @@ STACK_SHOWN = 32
 _NOT_STEPPED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
 
 
-INTERNAL_ERRORS: list[str] = []
-"""Every internal error any Session of this process recorded (the test suite fails on any)."""
 
 
 class _StopScript(BaseException):
