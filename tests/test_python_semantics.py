@@ -116,8 +116,7 @@ class Runs:
 
     def recorded(self) -> Trace:
         """The Trace that `trace -o` wrote."""
-        assert self.trace_file.exists(), (self.trace.returncode, self.trace.stderr)
-        return Trace.from_json(self.trace_file.read_text(encoding="utf-8"))
+        return _read_trace(self.trace, self.trace_file)
 
 
 def _env() -> dict[str, str]:
@@ -135,28 +134,44 @@ def _run(argv: list[str], cwd: Path) -> Run:
 
 
 _FOLDER: list[Path] = []
+_COMMANDS = {
+    "plain": ["{name}.py"],
+    "check": ["-m", "tensorscope", "check", "--json", "{name}.py"],
+    "trace": ["-m", "tensorscope", "trace", "{name}.py", "-o", "{name}.trace.json"],
+}
 
 
-@functools.cache
-def corpus_runs(name: str) -> Runs:
-    """SCRIPT run the three ways at once, from a private copy of the corpus (once per test process).
-
-    Cached per script, not per module, so that pytest-xdist's workers split the corpus between them.
-    """
+def _folder() -> Path:
+    """A private copy of the corpus, made once per test process and removed at its exit."""
     if not _FOLDER:
         _FOLDER.append(Path(tempfile.mkdtemp(prefix="tensorscope-semantics-")))
         atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
         shutil.copytree(CORPUS, _FOLDER[0], dirs_exist_ok=True)
-    folder, script = _FOLDER[0], f"{name}.py"
-    commands = {
-        "plain": [script],
-        "check": ["-m", "tensorscope", "check", "--json", script],
-        "trace": ["-m", "tensorscope", "trace", script, "-o", f"{name}.trace.json"],
-    }
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        futures = {how: pool.submit(_run, argv, folder) for how, argv in commands.items()}
-        done = {how: future.result() for how, future in futures.items()}
+    return _FOLDER[0]
+
+
+@functools.cache
+def corpus_run(name: str, how: str) -> Run:
+    """SCRIPT run one way (`plain`, `check` or `trace`), once per test process."""
+    return _run([arg.format(name=name) for arg in _COMMANDS[how]], _folder())
+
+
+def corpus_runs(name: str) -> Runs:
+    """SCRIPT run the three ways at once (cached per script, so pytest-xdist's workers split the corpus)."""
+    folder = _folder()
+    with ThreadPoolExecutor(max_workers=len(_COMMANDS)) as pool:
+        done = dict(zip(_COMMANDS, pool.map(lambda how: corpus_run(name, how), _COMMANDS), strict=True))
     return Runs(name, done["plain"], done["check"], done["trace"], folder / f"{name}.trace.json")
+
+
+def corpus_trace(name: str) -> Trace:
+    """The Trace `tensorscope trace SCRIPT -o` recorded (the run the semantics test made, if it ran here)."""
+    return _read_trace(corpus_run(name, "trace"), _folder() / f"{name}.trace.json")
+
+
+def _read_trace(run: Run, path: Path) -> Trace:
+    assert path.exists(), (run.returncode, run.stderr)
+    return Trace.from_json(path.read_text(encoding="utf-8"))
 
 
 def declared_flags(name: str) -> set[str]:
