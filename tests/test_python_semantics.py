@@ -40,14 +40,15 @@ CORPUS = Path(__file__).resolve().parent / "semantics"
 SCRIPTS = sorted(p.stem for p in CORPUS.glob("*.py"))
 TIMEOUT = 180
 TRACEBACK_HEAD = "Traceback (most recent call last):\n"
-PY312 = sys.version_info >= (3, 12)
+PY312 = sys.version_info[:2] == (3, 12)
+"""3.12 only: 3.13's frame.f_locals (PEP 667) no longer copies locals back into a running frame."""
 ALL = True
 
 ASPECTS = ("check-output", "check-stdout", "check-exception", "check-status", "check-flags",
            "trace-output", "trace-quiet", "trace-stdout", "trace-stderr", "trace-exception", "trace-status")
 # (script, aspect) -> (on this Python?, what differs today); *-output: no JSON / no trace file at all.
-_UNBOUND = "3.12+: tracing an inlined comprehension prints 'RuntimeWarning: assigning None to unbound local'"
-_COMPREHENSION = ("3.12+: reading f_locals at a line event inside an inlined comprehension writes None into "
+_UNBOUND = "3.12: tracing an inlined comprehension prints 'RuntimeWarning: assigning None to unbound local'"
+_COMPREHENSION = ("3.12: reading f_locals at a line event inside an inlined comprehension writes None into "
                   "its variable: the script fails with a TypeError")
 _OS_EXIT = "os._exit is tensorscope's: the script's finally block runs, then atexit handlers print"
 KNOWN: dict[tuple[str, str], tuple[bool, str]] = {

@@ -69,7 +69,7 @@ EXPECTED = {
 
 _MULTI_STEP_COMPREHENSION = "3.12+: an inlined comprehension pauses once per item"
 KNOWN: dict[str, tuple[bool, str]] = {
-    "comprehensions": (PY312, _MULTI_STEP_COMPREHENSION + " (and the script then fails)"),
+    "comprehensions": (PY312, _MULTI_STEP_COMPREHENSION),
     "closures": (PY312, _MULTI_STEP_COMPREHENSION),
     "walrus": (PY312, _MULTI_STEP_COMPREHENSION),
     "async_run": (PY312, _MULTI_STEP_COMPREHENSION + ", and again when the coroutine resumes inside one"),
