@@ -162,6 +162,7 @@ class MonitoringTracer:
         else:
             raise RuntimeError("no free sys.monitoring tool id: other tools hold ids 3 and 4")
         mon.use_tool_id(tool, "tensorscope")
+        mon.restart_events()  # what an earlier run disabled (DISABLE) may be the user's code now
         self.tool = tool
         self._ident = threading.get_ident()
         callbacks = {
