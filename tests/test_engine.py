@@ -248,6 +248,20 @@ class TestStatements:
         if sys.version_info >= (3, 12):  # its tool id is given back
             assert all(sys.monitoring.get_tool(i) != "tensorscope" for i in range(6))
 
+    @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in Python 3.12")
+    def test_debugger_tool_id_stays_free_for_the_script(self, write_script):
+        path = write_script(
+            """
+            import sys
+            mon = sys.monitoring
+            print(mon.get_tool(mon.DEBUGGER_ID), mon.get_tool(mon.COVERAGE_ID))
+            mon.use_tool_id(mon.DEBUGGER_ID, "pdb")
+            mon.free_tool_id(mon.DEBUGGER_ID)
+            """
+        )
+        trace = Session(str(path)).record()
+        assert trace.completed and trace.stdout == "None None\n"
+
     def test_script_edited_between_sessions_is_stepped_as_edited(self, write_script):
         path = write_script("a = 1\nb = 2\n")
         assert lines(list(Session(str(path)).record().steps)) == [1, 2, 2]

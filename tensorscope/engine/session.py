@@ -441,6 +441,8 @@ class Session:
                     tracer.stop()
                     if self._kicked:  # the timeout interrupted a long call
                         reason = self._stop_reason
+                    elif not self._interactive and _from_signal(exc):  # Ctrl+C on `trace`/`check`
+                        reason = "stopped"  # keep what was recorded
                     else:
                         reason = "exception"
                         exc_info = self._on_script_exception(exc)
@@ -851,3 +853,17 @@ def _safe_message(exc: BaseException) -> str:
     if all(isinstance(a, str | int | float | bool) or a is None for a in exc.args):
         return str(exc)
     return ""
+
+
+def _from_signal(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt came from SIGINT (Ctrl+C), not from a `raise` in the code."""
+    import dis
+
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    op = code[tb.tb_lasti] if 0 <= tb.tb_lasti < len(code) else 0
+    return dis.opname[op] not in ("RAISE_VARARGS", "RERAISE")

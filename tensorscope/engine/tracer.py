@@ -104,8 +104,9 @@ class SettraceTracer:
         return self._local
 
 
-_FREE_IDS = (4, 3)
-"""Tool ids tensorscope may take: not DEBUGGER_ID (0), COVERAGE_ID (1), PROFILER_ID (2), OPTIMIZER_ID (5)."""
+_FREE_IDS = (4, 3, 2, 5)
+"""Tool ids tensorscope may take, the unnamed ones first; never DEBUGGER_ID (0) or COVERAGE_ID (1), so
+pdb, debugpy and coverage keep working under it."""
 
 
 class _CodeInfo:
@@ -160,8 +161,9 @@ class MonitoringTracer:
             if mon.get_tool(tool) is None:
                 break
         else:
-            raise RuntimeError("no free sys.monitoring tool id: other tools hold ids 3 and 4")
+            raise RuntimeError("no free sys.monitoring tool id: other tools hold ids 2 to 5")
         mon.use_tool_id(tool, "tensorscope")
+        mon.restart_events()  # what an earlier run disabled (DISABLE) may be the user's code now
         self.tool = tool
         self._ident = threading.get_ident()
         callbacks = {
