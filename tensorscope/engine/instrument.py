@@ -231,15 +231,16 @@ def is_disguise(code: types.CodeType) -> bool:
     return code in _disguise_codes
 
 
-def _caller_of_op() -> types.FrameType:
-    """The frame that made the op now in `__torch_function__`: the one plain python would blame."""
+def caller_of_op() -> types.FrameType:
+    """The frame that made the op now in `__torch_function__` (call this first thing there): the one
+    plain python would blame for a warning."""
     f = sys._getframe(2)
     if f.f_code is _HANDLE_CODE and f.f_back is not None and f.f_back.f_back is not None:
         f = f.f_back.f_back  # a Python-level torch function (F.mse_loss, Tensor.backward): its caller
     return f
 
 
-def _call_as(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def call_as(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """`func(*args, **kwargs)` from a frame with `frame`'s file, line and globals: warnings land there."""
     key = (frame.f_code.co_filename, frame.f_lineno or 1, id(frame.f_globals))
     fn = _disguises.get(key)
@@ -283,22 +284,22 @@ class _Mode(TorchFunctionMode):
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         layer = self.layer
-        caller = _caller_of_op()
+        caller = caller_of_op()
         kind = _BACKWARD_FUNCS.get(func)
         if kind is not None and layer.backward_handlers:
             return layer.backward(caller, func, kind, args, kwargs)
         loss = _LOSS_FUNCS.get(func)
         if loss is not None and layer.loss_handlers:
             layer.loss(loss, args, kwargs, caller, direct=True)
-            return _call_as(caller, func, args, kwargs)
+            return call_as(caller, func, args, kwargs)
         symbol = _OPERATORS.get(func)
         if symbol is not None and layer.op_handlers and len(args) >= 2:
-            out = _call_as(caller, func, args, kwargs)
+            out = call_as(caller, func, args, kwargs)
             a, b = (args[1], args[0]) if func in _REFLECTED else (args[0], args[1])
             if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.ndim + b.ndim == 3:
                 layer.op(symbol, a, b, out, caller)
             return out
-        return _call_as(caller, func, args, kwargs)
+        return call_as(caller, func, args, kwargs)
 
 
 class Instrument(Monitor):
@@ -525,14 +526,14 @@ class Instrument(Monitor):
         """Run one backward() between the subscribers' before and after handlers."""
         ctx = self._ctx
         if ctx is None or self._busy:
-            return _call_as(caller, func, args, kwargs)
+            return call_as(caller, func, args, kwargs)
         call = BackwardCall("tensor" if func is torch.Tensor.backward else kind, args, kwargs)
         call.line = ctx.location()[1]
         self._busy = True
         try:
             self._dispatch(ctx, call, 0)
             try:
-                return _call_as(caller, func, args, kwargs)
+                return call_as(caller, func, args, kwargs)
             except BaseException as exc:
                 call.error = exc
                 raise
