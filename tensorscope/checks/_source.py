@@ -72,7 +72,7 @@ def line_info(ctx: Session, frame: types.FrameType, line: int) -> LineInfo:
             info = _parse(text, stmt)
             if continuation:
                 info = LineInfo(text=text, continuation=True)
-        except Exception:
+        except (SyntaxError, ValueError, RecursionError):  # a line ast cannot take: nothing known about it
             info = LineInfo(text=text)
         _cache[key] = info
     return info
@@ -255,17 +255,14 @@ class Names:
             scopes.append(namespace)
         with torch._C.DisableTorchFunction():
             for f in scopes:
-                try:
-                    scope = dict(f) if isinstance(f, dict) else scope_of(f)
-                    for name, t, _kind in iter_named_tensors(scope):
-                        self._add(name, t)
-                    for name, value in scope.items():
-                        if isinstance(value, torch.optim.Optimizer):
-                            self._add_optimizer(name, value)
-                        elif _is_plain_object(value):
-                            self._add_attributes(name, value)
-                except Exception:
-                    continue
+                scope = dict(f) if isinstance(f, dict) else scope_of(f)
+                for name, t, _kind in iter_named_tensors(scope):
+                    self._add(name, t)
+                for name, value in scope.items():
+                    if isinstance(value, torch.optim.Optimizer):
+                        self._add_optimizer(name, value)
+                    elif _is_plain_object(value):
+                        self._add_attributes(name, value)
 
     def _add(self, name: str, t: torch.Tensor) -> None:
         if id(t) not in self._by_id:
@@ -274,7 +271,7 @@ class Names:
             self._keep.append(t)
         try:
             key = (t.data_ptr(), tuple(t.shape))
-        except Exception:
+        except RuntimeError:  # a tensor without storage (meta, functional): known by identity only
             return
         self._by_ptr.setdefault(key, name)
 
@@ -302,7 +299,7 @@ class Names:
             return name
         try:
             return self._by_ptr.get((t.data_ptr(), tuple(t.shape)))
-        except Exception:
+        except RuntimeError:  # no storage
             return None
 
     def rank(self, t: torch.Tensor) -> int:
@@ -342,7 +339,7 @@ def value_text(t: torch.Tensor) -> str:
             if x.numel() == 1:
                 return format_number(float(x.reshape(()).double()))
             return f"‖·‖={format_number(float(x.double().norm()))}"
-    except Exception:
+    except (RuntimeError, TypeError, ValueError):  # no data (meta), complex, an unreadable dtype
         return "?"
 
 
@@ -376,6 +373,6 @@ def code_text(text: str) -> str:
     if stmt is not None and not isinstance(stmt, ast.For | ast.While | ast.If | ast.With | ast.FunctionDef):
         try:
             return ast.unparse(stmt)
-        except Exception:
+        except (ValueError, RecursionError):
             pass
     return text.split("#", 1)[0].strip() if "#" in text else text.strip()
