@@ -665,6 +665,12 @@ class Replacements:
                     own, attr, original = self._originals.pop(key)
                     setattr(own, attr, original)
 
+    def original(self, owner: Any, name: str) -> Any:
+        """What `owner.name` is when nothing of ours replaces it."""
+        with self._lock:
+            found = self._originals.get((id(owner), name))
+        return found[2] if found is not None else getattr(owner, name)
+
     def active(self) -> list[tuple[Any, str]]:
         """(owner, name) of everything replaced now."""
         with self._lock:
