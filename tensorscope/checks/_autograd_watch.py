@@ -24,6 +24,7 @@ def backward_roots(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[
 
 _walk_cache: tuple[tuple[Any, ...], list[torch.Tensor]] | None = None
 _MAX_NODES = 20_000
+_ACCUMULATE = torch._C._functions.AccumulateGrad
 
 
 def _node_key(node: Any) -> tuple[int, str]:
@@ -54,9 +55,8 @@ def leaves_written(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.
             continue
         seen.add(id(node))
         keep.append(node)
-        var = getattr(node, "variable", None)
-        if isinstance(var, torch.Tensor):
-            leaves.append(var)
+        if type(node) is _ACCUMULATE:  # a leaf's gradient sink (no attribute lookup that fails)
+            leaves.append(node.variable)
             continue
         for nxt, _ in node.next_functions:
             if nxt is not None and id(nxt) not in seen:

@@ -139,7 +139,7 @@ def shared_part(frame: types.FrameType | None, target: torch.Tensor | None) -> t
 def _safe_shared(frame: types.FrameType | None, target: torch.Tensor | None) -> tuple[str, str] | None:
     try:
         return shared_part(frame, target)
-    except Exception:
+    except RuntimeError:  # PyTorch refused to show part of the graph
         return None
 
 
@@ -159,7 +159,7 @@ class BackwardTwice(Check):
         found = None
         try:
             found = diagnose(ctx, frame, line, tensor)
-        except Exception:
+        except RuntimeError:  # PyTorch refused to show part of the graph
             found = None
         if found is not None and found[1] != name:
             data["variant"], data["other"] = found

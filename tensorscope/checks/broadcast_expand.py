@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._source import Names, line_info, shape_text
+from tensorscope.checks._source import Names, dotted, line_info, shape_text
 from tensorscope.checks.base import Check
-from tensorscope.checks.naming import Unresolved, resolve
-from tensorscope.engine.instrument import Instrument, Subscriber, is_disguise
+from tensorscope.engine.instrument import Instrument, LineCheck, Subscriber, is_disguise, static_value
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -30,17 +29,34 @@ _CONSTANT = object()
 """A number: never a column or a vector."""
 
 
-def _operand(node: ast.expr, local: Any, global_: dict[str, Any]) -> Any:
-    """An operand's value read without running anything, `_UNKNOWN`, or `_CONSTANT`."""
+def _reader(node: ast.expr) -> Any:
+    """How to read an operand at the line's start: `_CONSTANT` (a number), `_UNKNOWN` (a call, arithmetic:
+    known only once it runs), or a function of (locals, globals) giving the tensor, `_CONSTANT` or
+    `_UNKNOWN`."""
     if isinstance(node, ast.UnaryOp):
         node = node.operand
     if isinstance(node, ast.Constant):
         return _CONSTANT
-    try:
-        value = resolve(node, local, global_)
-    except Unresolved:
+    grad = isinstance(node, ast.Attribute) and node.attr == "grad"
+    name = dotted(node.value if grad else node)  # type: ignore[attr-defined]
+    if name is None:
         return _UNKNOWN
-    return value if isinstance(value, torch.Tensor) else _CONSTANT
+
+    def read(local: Any, global_: dict[str, Any]) -> Any:
+        try:
+            value = static_value(name, local, global_)
+        except LookupError:
+            return _UNKNOWN
+        if not isinstance(value, torch.Tensor):
+            return _CONSTANT
+        if grad:
+            if not (value.is_leaf or value.retains_grad):
+                return _UNKNOWN
+            g = value.grad
+            return g if g is not None else _UNKNOWN
+        return value
+
+    return read
 
 
 def _may_pair(t: Any) -> bool:
@@ -76,7 +92,6 @@ class BroadcastExpand(Check, Subscriber):
     def __init__(self) -> None:
         self._ctx: Session | None = None
         self._flagged: set[tuple[str, int]] = set()
-        self._plans: dict[tuple[types.CodeType, int], tuple[tuple[ast.expr, ast.expr], ...]] = {}
 
     def subscribe(self, events: Instrument) -> None:
         events.on_operator(self._operator)
@@ -85,41 +100,41 @@ class BroadcastExpand(Check, Subscriber):
 
     # --- which lines need their operators seen ------------------------------------------------------
 
-    def _gate(self, ctx: Session, frame: types.FrameType, line: int) -> bool:
-        """Whether this line's `+ - * /` may put a column against a vector (decided from the operands that
-        can be read without running anything: names, attributes, `.grad`)."""
-        key = (frame.f_code, line)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plan(ctx, frame, line)
-            self._plans[key] = plan
-        if not plan or (frame.f_code.co_filename, line) in self._flagged:
-            return False
-        local = frame.f_locals
-        for left, right in plan:
-            a, b = _operand(left, local, frame.f_globals), _operand(right, local, frame.f_globals)
-            if a is _CONSTANT or b is _CONSTANT:
-                continue
-            if a is _UNKNOWN and b is _UNKNOWN:
-                return True
-            if a is _UNKNOWN or b is _UNKNOWN:
-                known = b if a is _UNKNOWN else a
-                if _may_pair(known):
-                    return True
-            elif isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and _column_and_vector(a, b):
-                return True
-        return False
-
-    def _plan(self, ctx: Session, frame: types.FrameType, line: int) -> tuple[tuple[ast.expr, ast.expr], ...]:
+    def _gate(self, ctx: Session, frame: types.FrameType, line: int) -> LineCheck | None:
+        """For a line with `+ - * /` between operands that are not numbers: a check, run at each start of
+        the line, of whether they may be a column and a vector (read without running anything)."""
         info = line_info(ctx, frame, line)
         if not info.binops or info.explicit_dims:
-            return ()
+            return None
         try:
             tree = ast.parse(info.code or "")
         except SyntaxError:
-            return ()
-        return tuple((n.left, n.right) for n in ast.walk(tree)
-                     if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS)
+            return None
+        pairs = tuple((_reader(n.left), _reader(n.right)) for n in ast.walk(tree)
+                      if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS)
+        pairs = tuple(p for p in pairs if p[0] is not _CONSTANT and p[1] is not _CONSTANT)
+        if not pairs:
+            return None
+        key = (frame.f_code.co_filename, line)
+        flagged = self._flagged
+
+        def check(f: types.FrameType) -> bool:
+            if key in flagged:
+                return False
+            local, global_ = f.f_locals, f.f_globals
+            for left, right in pairs:
+                a = _UNKNOWN if left is _UNKNOWN else left(local, global_)
+                b = _UNKNOWN if right is _UNKNOWN else right(local, global_)
+                if a is _CONSTANT or b is _CONSTANT:
+                    continue
+                if a is _UNKNOWN or b is _UNKNOWN:
+                    if (a is _UNKNOWN and b is _UNKNOWN) or _may_pair(b if a is _UNKNOWN else a):
+                        return True
+                elif _column_and_vector(a, b):
+                    return True
+            return False
+
+        return check
 
     # --- events -------------------------------------------------------------------------------------
 

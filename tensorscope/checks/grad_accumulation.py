@@ -112,14 +112,14 @@ class GradAccumulation(Check, Subscriber):
     def _before(self, ctx: Session, call: BackwardCall) -> None:
         if call.kind != "grad":  # autograd.grad() writes no .grad
             args, kwargs = call.autograd_args()
-            call.notes[self.code] = self._before_backward(ctx, args, kwargs)
+            call.notes[self.code] = self._before_backward(ctx, args, kwargs, call.line)
 
     def _after_call(self, ctx: Session, call: BackwardCall) -> None:
         note = call.notes.get(self.code)
         if note is not None and call.error is None:
-            self._after_backward(ctx, *note)
+            self._after_backward(ctx, *note, call.line)
 
-    def _before_backward(self, ctx: Session, args: tuple[Any, ...], kwargs: dict[str, Any]
+    def _before_backward(self, ctx: Session, args: tuple[Any, ...], kwargs: dict[str, Any], line: int
                          ) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, bool, str]]]:
         if self._globals is None:
             frames = user_frames(ctx)
@@ -127,19 +127,18 @@ class GradAccumulation(Check, Subscriber):
         with torch._C.DisableTorchFunction():
             self._settle(ctx)
             leaves = leaves_written(args, kwargs)
-            return leaves, self._held(ctx, leaves)
+            return leaves, self._held(leaves, line)
 
     def _after_backward(self, ctx: Session, leaves: list[torch.Tensor],
-                        before: list[tuple[torch.Tensor, bool, str]]) -> None:
+                        before: list[tuple[torch.Tensor, bool, str]], line: int) -> None:
         with torch._C.DisableTorchFunction():
             self._record(leaves)
             if before:
-                self._after(ctx, before)
+                self._after(ctx, before, line)
 
-    def _held(self, ctx: Session, leaves: list[torch.Tensor]) -> list[tuple[torch.Tensor, bool, str]]:
+    def _held(self, leaves: list[torch.Tensor], line: int) -> list[tuple[torch.Tensor, bool, str]]:
         """(leaf, updated since, value held) for each leaf whose .grad holds a gradient backward() wrote."""
         held: list[tuple[torch.Tensor, bool, str]] = []
-        line = ctx.location()[1]
         for leaf in leaves:
             g = leaf.grad
             if g is None:
@@ -162,8 +161,7 @@ class GradAccumulation(Check, Subscriber):
         if len(self._written) > 4 * max(len(leaves), 64):
             self._written = {k: v for k, v in self._written.items() if v.ref() is not None}
 
-    def _after(self, ctx: Session, before: list[tuple[torch.Tensor, bool, str]]) -> None:
-        line = ctx.location()[1]
+    def _after(self, ctx: Session, before: list[tuple[torch.Tensor, bool, str]], line: int) -> None:
         accumulated = [(leaf, held) for leaf, updated, held in before if not updated]
         if accumulated:
             self._report(ctx, "info", line, [t for t, _ in accumulated], [h for _, h in accumulated])

@@ -148,7 +148,7 @@ class InplaceSavedTensor(Check):
                     text = str(exc)
                     if _MARK in text and f"[{dims}]]" in text:
                         return _Found(node.name(), text)
-                except Exception:
+                except (AttributeError, TypeError):  # not a saved value after all
                     continue
             for nxt, _ in node.next_functions:
                 if nxt is not None and id(nxt) not in seen:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
+from tensorscope.checks._source import instance_dict
 from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import backward_target
 from tensorscope.checks.naming import look, scope_body, statement_path
@@ -160,7 +161,7 @@ def _float_leaves(frame: types.FrameType, exclude: torch.Tensor | None) -> tuple
     attributes = {}  # one level into plain objects: `self.w`, `trainer.model`
     for scope in scopes:
         for owner, value in scope.items():
-            state = getattr(value, "__dict__", None) if not isinstance(
+            state = instance_dict(value) if not isinstance(
                 value, torch.nn.Module | types.ModuleType | type) and not callable(value) else None
             if isinstance(state, dict):
                 attributes.update({f"{owner}.{k}": v for k, v in state.items() if isinstance(k, str)})

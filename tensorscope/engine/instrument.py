@@ -5,11 +5,13 @@ optimizer's step); they never install anything themselves. The layer is entered 
 script's thread, and everything it set up is undone on every way the run ends. Nothing it uses can be
 seen from the script: no attribute of torch, of an optimizer or of `nn.Module` is replaced.
 
-- Ops, losses and `backward()` are seen through a `TorchFunctionMode` (thread-local), pushed only while a
-  line of the user's code that can need it runs (its source calls `backward`/`grad`/a functional loss, or
-  a check's gate asks for it): every other line runs at PyTorch's full speed.
-- Loss modules (`nn.MSELoss`, ...) are seen through a global module forward pre-hook, optimizer steps
-  through the global optimizer step pre-hook.
+- A line that is exactly `name.backward()` is seen from its source: the receiver is read (without running
+  anything) at the line's start, before-handlers run then, after-handlers once the line is done.
+- Other ops, losses and `backward()` calls are seen through a `TorchFunctionMode` (thread-local), pushed
+  only while a line of the user's code that can need it runs (its source calls `backward`/`grad`/a
+  functional loss, or a check's gate asks for it): every other line runs at PyTorch's full speed.
+- Loss modules (`nn.MSELoss`, ...) that a user's line calls get a forward pre-hook (removed at the end);
+  optimizer steps are seen through PyTorch's global optimizer step pre-hook.
 - A warning PyTorch raises inside an op seen by the mode is attributed to the user's line, as plain python
   does: the op is called from a tiny function whose code carries the calling line's file and number.
 - What must still be replaced (simulated CUDA's answers) goes through `Replacements`, restored at exit.
@@ -18,6 +20,7 @@ seen from the script: no attribute of torch, of an optimizer or of `nn.Module` i
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import threading
 import traceback
@@ -27,7 +30,6 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.nn.modules import module as _nn_module
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.overrides import TorchFunctionMode
 
@@ -41,7 +43,9 @@ BackwardAfter = Callable[["Session", "BackwardCall"], None]
 OpHandler = Callable[["Session", str, torch.Tensor, torch.Tensor, Any, types.FrameType], None]
 LossHandler = Callable[["Session", str, torch.Tensor, torch.Tensor, types.FrameType, bool], None]
 StepHandler = Callable[["Session", torch.optim.Optimizer], None]
-LineGate = Callable[["Session", types.FrameType, int], bool]
+LineCheck = Callable[[types.FrameType], bool]
+LineGate = Callable[["Session", types.FrameType, int], "LineCheck | None"]
+_LinePlan = tuple[bool, tuple[LineCheck, ...], "str | None", "list[str] | None"]
 
 _BACKWARD_FUNCS: dict[Any, str] = {
     torch.Tensor.backward: "backward",
@@ -63,13 +67,14 @@ _LOSS_MODULES: dict[type, str] = {
     torch.nn.HuberLoss: "huber_loss",
 }
 _HANDLE_CODE = torch.overrides.handle_torch_function.__code__
-_BACKWARD_WORDS = frozenset({"backward", "grad"})
+_BACKWARD_CALL = re.compile(r"\b(backward|grad)\s*\(")
+_LOSS_CALL = re.compile(r"\b(" + "|".join(LOSS_NAMES) + r")\s*\(")
 
 
 class BackwardCall:
     """One `backward()` / `torch.autograd.grad()` call as the script made it; checks may keep notes on it."""
 
-    __slots__ = ("kind", "args", "kwargs", "notes", "error")
+    __slots__ = ("kind", "args", "kwargs", "notes", "error", "line")
 
     def __init__(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.kind = kind
@@ -78,6 +83,8 @@ class BackwardCall:
         self.notes: dict[str, Any] = {}
         self.error: BaseException | None = None
         """The exception the call raised (after-handlers still run), None when it returned."""
+        self.line = 0
+        """The user's line that made the call."""
 
     def autograd_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The call as `torch.autograd.backward(*args, **kwargs)` arguments (`Tensor.backward` normalised)."""
@@ -122,6 +129,96 @@ def _untraced(fn: Callable[..., Any], *args: Any) -> Any:
         sys.settrace(tracer)
 
 
+class _NotFinished(RuntimeError):
+    """The error an announced backward() is given when its end was never seen."""
+
+
+def _queue_end(done: Callable[[Session, BackwardCall], None], ctx: Session, call: BackwardCall) -> None:
+    """Inside a backward() (a pre-hook of its root): `done(ctx, call)` once the backward pass ends."""
+    torch.autograd.Variable._execution_engine.queue_callback(lambda: done(ctx, call))
+
+
+def _plain_backward(code: str) -> str | None:
+    """`loss` for a statement that is exactly `loss.backward()` (a dotted name, no arguments), else None."""
+    try:
+        tree = ast.parse(code.strip())
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return None
+    call = tree.body[0].value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "backward" and not call.args and not call.keywords):
+        return None
+    parts: list[str] = []
+    node: ast.expr = call.func.value
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _callees(code: str) -> list[str]:
+    """The dotted names a line calls (`criterion`, `self.loss_fn`)."""
+    try:
+        tree = ast.parse(code.strip())
+    except SyntaxError:
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            parts: list[str] = []
+            f: ast.expr = node.func
+            while isinstance(f, ast.Attribute):
+                parts.append(f.attr)
+                f = f.value
+            if isinstance(f, ast.Name):
+                parts.append(f.id)
+                names.append(".".join(reversed(parts)))
+    return names
+
+
+def static_value(name: str, local: Any, global_: dict[str, Any]) -> Any:
+    """The value of a dotted name read without running any code (instance dicts, module tables);
+    LookupError when that is not possible (a property, `__getattr__`, a missing name)."""
+    first, *rest = name.split(".")
+    if first in local:
+        value = local[first]
+    elif first in global_:
+        value = global_[first]
+    else:
+        raise LookupError(first)
+    for attr in rest:
+        if isinstance(value, torch.nn.Module):
+            d = object.__getattribute__(value, "__dict__")
+            for table in ("_parameters", "_buffers", "_modules"):
+                entries = d.get(table)
+                if entries is not None and attr in entries:
+                    value = entries[attr]
+                    break
+            else:
+                if attr not in d:
+                    raise LookupError(attr)
+                value = d[attr]
+        elif isinstance(value, types.ModuleType):
+            value = object.__getattribute__(value, "__dict__")[attr]
+        else:
+            if isinstance(value, torch.Tensor) or hasattr(type(value), "__getattr__"):
+                raise LookupError(attr)
+            try:
+                d = object.__getattribute__(value, "__dict__")
+            except AttributeError:
+                raise LookupError(attr) from None
+            descriptor = next((k.__dict__[attr] for k in type(value).__mro__ if attr in k.__dict__), None)
+            if attr not in d or (descriptor is not None and hasattr(type(descriptor), "__set__")):
+                raise LookupError(attr)
+            value = d[attr]
+    return value
+
+
 # --- warnings at the user's line ---------------------------------------------------------------------
 
 _TEMPLATE = compile("def _op(f, a, k): return f(*a, **k)\n", "<tensorscope>", "exec").co_consts[0]
@@ -134,15 +231,16 @@ def is_disguise(code: types.CodeType) -> bool:
     return code in _disguise_codes
 
 
-def _caller_of_op() -> types.FrameType:
-    """The frame that made the op now in `__torch_function__`: the one plain python would blame."""
+def caller_of_op() -> types.FrameType:
+    """The frame that made the op now in `__torch_function__` (call this first thing there): the one
+    plain python would blame for a warning."""
     f = sys._getframe(2)
     if f.f_code is _HANDLE_CODE and f.f_back is not None and f.f_back.f_back is not None:
         f = f.f_back.f_back  # a Python-level torch function (F.mse_loss, Tensor.backward): its caller
     return f
 
 
-def _call_as(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def call_as(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """`func(*args, **kwargs)` from a frame with `frame`'s file, line and globals: warnings land there."""
     key = (frame.f_code.co_filename, frame.f_lineno or 1, id(frame.f_globals))
     fn = _disguises.get(key)
@@ -186,22 +284,22 @@ class _Mode(TorchFunctionMode):
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         layer = self.layer
-        caller = _caller_of_op()
+        caller = caller_of_op()
         kind = _BACKWARD_FUNCS.get(func)
         if kind is not None and layer.backward_handlers:
             return layer.backward(caller, func, kind, args, kwargs)
         loss = _LOSS_FUNCS.get(func)
         if loss is not None and layer.loss_handlers:
             layer.loss(loss, args, kwargs, caller, direct=True)
-            return _call_as(caller, func, args, kwargs)
+            return call_as(caller, func, args, kwargs)
         symbol = _OPERATORS.get(func)
         if symbol is not None and layer.op_handlers and len(args) >= 2:
-            out = _call_as(caller, func, args, kwargs)
+            out = call_as(caller, func, args, kwargs)
             a, b = (args[1], args[0]) if func in _REFLECTED else (args[0], args[1])
             if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.ndim + b.ndim == 3:
                 layer.op(symbol, a, b, out, caller)
             return out
-        return _call_as(caller, func, args, kwargs)
+        return call_as(caller, func, args, kwargs)
 
 
 class Instrument(Monitor):
@@ -221,7 +319,12 @@ class Instrument(Monitor):
         self._on = False
         self._owner: types.FrameType | None = None
         self._busy = False
-        self._lines: dict[tuple[types.CodeType, int], bool] = {}
+        self._need = False
+        self._plans: dict[tuple[types.CodeType, int], _LinePlan] = {}
+        self._hooked: dict[int, Any] = {}
+        """id of a loss module -> the handle of our pre-hook on it."""
+        self._pending: tuple[types.FrameType, int, BackwardCall] | None = None
+        """A plain `t.backward()` line announced at its start, awaiting its end."""
         for s in subscribers:
             s.subscribe(self)
 
@@ -247,7 +350,8 @@ class Instrument(Monitor):
         self.step_handlers.append(handler)
 
     def gate(self, gate: LineGate) -> None:
-        """Ask for the mode on lines where `gate(ctx, frame, line)` says ops must be seen."""
+        """`gate(ctx, frame, line)`, once per line of code: None, or a check run at each of the line's starts
+        that says whether the mode must see this run of the line."""
         self.gates.append(gate)
 
     # --- Monitor ------------------------------------------------------------------------------------
@@ -259,64 +363,137 @@ class Instrument(Monitor):
         stack.callback(self._pop)
         if self.step_handlers:
             stack.callback(register_optimizer_step_pre_hook(self._step).remove)
-        if self.loss_handlers:
-            stack.callback(_nn_module.register_module_forward_pre_hook(self._module_pre).remove)
+        stack.callback(self._unhook_losses)
         if not (self.backward_handlers or self.loss_handlers or self.op_handlers):
-            self.wants_lines = False
+            self.wants_lines = False  # (its _LineStart then only finds the mode off)
         return stack
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def line_start(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+        """Before the checks see a line: finish a backward() the previous line made, leave the mode unless
+        this line (or the call it is in) needs it, and announce this line's plain `t.backward()`."""
         if threading.get_ident() != self._tid:
+            self._need = False
             return
-        need = self._static_need(frame, line) or any(g(ctx, frame, line) for g in self.gates)
+        pending = self._pending
+        if pending is not None and (frame is not pending[0] or line != pending[1]) \
+                and not self._below(frame, pending[0]):
+            self._settle_pending(ctx, None)
+        plan = self._plans.get((frame.f_code, line))
+        if plan is None:
+            plan = self._plan(ctx, frame, line)
+            self._plans[(frame.f_code, line)] = plan
+        need, checkers, receiver, callees = plan
+        if callees:
+            self._hook_losses(frame, callees)
+        if not need and checkers:
+            for check in checkers:
+                if check(frame):
+                    need = True
+                    break
         if self._on:
             if need:
-                if frame is not self._owner and not self._below_owner(frame):
+                if frame is not self._owner and not self._below(frame, self._owner):
                     self._owner = frame
-            elif frame is self._owner or not self._below_owner(frame):
+            elif frame is self._owner or not self._below(frame, self._owner):
                 self._pop()
-        elif need and self._can_push():
+        if receiver is not None and not self._on and self._announce(ctx, frame, line, receiver):
+            need = True
+        self._need = need
+
+    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+        """After the checks saw a line: enter the mode for it when it needs it."""
+        if self._need and not self._on and self._can_push():
             torch._C._push_on_torch_function_stack(self._mode)
             self._on = True
             self._owner = frame
 
     def on_finish(self, ctx: Session) -> None:
         self._pop()
+        self._settle_pending(ctx, None)
+
+    def _backward_done(self, ctx: Session, call: BackwardCall) -> None:
+        """The end of an announced backward() (PyTorch's end-of-backward callback)."""
+        if self._pending is not None and self._pending[2] is call:
+            self._pending = None
+        call.notes.pop("_hook").remove()
+        self._dispatch(ctx, call, 1)
+
+    def _settle_pending(self, ctx: Session, exc: BaseException | None) -> None:
+        """The line of an announced backward() is over: when the backward did not end (it raised, or
+        the graph was empty) the after-handlers see it with `error` set."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        call = pending[2]
+        hook = call.notes.pop("_hook", None)
+        if hook is not None:
+            hook.remove()
+        call.error = exc if exc is not None else _NotFinished("backward() did not finish")
+        self._dispatch(ctx, call, 1)
 
     # --- the mode's life ----------------------------------------------------------------------------
 
-    def _static_need(self, frame: types.FrameType, line: int) -> bool:
-        key = (frame.f_code, line)
-        need = self._lines.get(key)
-        if need is None:
-            need = self._parse_need(frame, line)
-            self._lines[key] = need
-        return need
+    def _plan(self, ctx: Session, frame: types.FrameType, line: int) -> _LinePlan:
+        """What a line needs: the mode always, the mode when a gate's check says so, or (a plain
+        `name.backward()`) only its receiver read at the line's start."""
+        text = ctx.source_line(frame, line)
+        code = text.split("#", 1)[0]
+        checkers = tuple(c for c in (g(ctx, frame, line) for g in self.gates) if c is not None)
+        receiver = None
+        need = False
+        if self.backward_handlers and _BACKWARD_CALL.search(code):
+            receiver = _plain_backward(code)
+            need = receiver is None
+        callees = None
+        if self.loss_handlers:
+            need = need or _LOSS_CALL.search(code) is not None
+            callees = _callees(code)
+        return need, checkers, receiver, callees
 
-    def _parse_need(self, frame: types.FrameType, line: int) -> bool:
-        ctx = self._ctx
-        text = ctx.source_line(frame, line) if ctx is not None else ""
+    def _hook_losses(self, frame: types.FrameType, callees: list[str]) -> None:
+        """Loss modules this line calls get a forward pre-hook of ours (the first run of a line decides
+        which of its callees to keep looking at: those that were loss modules)."""
+        keep = []
+        for name in callees:
+            try:
+                value = static_value(name, frame.f_locals, frame.f_globals)
+            except LookupError:
+                continue
+            if type(value) in _LOSS_MODULES:
+                keep.append(name)
+                if id(value) not in self._hooked:
+                    self._hooked[id(value)] = value.register_forward_pre_hook(self._module_pre)
+        callees[:] = keep
+
+    def _unhook_losses(self) -> None:
+        for handle in self._hooked.values():
+            handle.remove()
+        self._hooked.clear()
+
+    def _announce(self, ctx: Session, frame: types.FrameType, line: int, receiver: str) -> bool:
+        """Run the before-handlers of `receiver.backward()` now (its after-handlers run once the line is
+        done); True when the receiver cannot be read without running code (then the mode sees the call)."""
+        if self._pending is not None or self._busy:
+            return False
         try:
-            tree = ast.parse(text.strip())
-        except SyntaxError:
-            tree = None
-        words: set[str] = set()
-        if tree is not None:
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call):
-                    f = node.func
-                    if isinstance(f, ast.Attribute):
-                        words.add(f.attr)
-                    elif isinstance(f, ast.Name):
-                        words.add(f.id)
-        else:  # part of a statement over several lines: judge by its words
-            words = {w for w in _BACKWARD_WORDS | set(LOSS_NAMES) if w + "(" in text.replace(" ", "")}
-        if self.backward_handlers and words & _BACKWARD_WORDS:
+            root = static_value(receiver, frame.f_locals, frame.f_globals)
+        except LookupError:
             return True
-        return bool(self.loss_handlers) and bool(words & set(LOSS_NAMES))
+        if not isinstance(root, torch.Tensor):
+            return True
+        call = BackwardCall("tensor", (root,), {})
+        call.line = line
+        self._pending = (frame, line, call)
+        self._dispatch(ctx, call, 0)
+        node = root.grad_fn
+        if node is not None:  # the after-handlers run as backward() ends, inside the user's line
+            handle = node.register_prehook(lambda grads: _queue_end(self._backward_done, ctx, call))
+            call.notes["_hook"] = handle
+        return False
 
-    def _below_owner(self, frame: types.FrameType) -> bool:
-        owner = self._owner
+    @staticmethod
+    def _below(frame: types.FrameType, owner: types.FrameType | None) -> bool:
+        """Whether `frame` runs inside a call made by `owner`."""
         f = frame.f_back
         depth = 0
         while f is not None and depth < 256:
@@ -349,20 +526,25 @@ class Instrument(Monitor):
         """Run one backward() between the subscribers' before and after handlers."""
         ctx = self._ctx
         if ctx is None or self._busy:
-            return _call_as(caller, func, args, kwargs)
+            return call_as(caller, func, args, kwargs)
         call = BackwardCall("tensor" if func is torch.Tensor.backward else kind, args, kwargs)
+        call.line = ctx.location()[1]
         self._busy = True
         try:
-            _untraced(self._dispatch_backward, ctx, call, 0)
+            self._dispatch(ctx, call, 0)
             try:
-                return _call_as(caller, func, args, kwargs)
+                return call_as(caller, func, args, kwargs)
             except BaseException as exc:
                 call.error = exc
                 raise
             finally:
-                _untraced(self._dispatch_backward, ctx, call, 1)
+                self._dispatch(ctx, call, 1)
         finally:
             self._busy = False
+
+    def _dispatch(self, ctx: Session, call: BackwardCall, which: int) -> None:
+        """The before (0) or after (1) handlers of a backward() call, outside any mode and tracing."""
+        _untraced(self._dispatch_backward, ctx, call, which)
 
     def _dispatch_backward(self, ctx: Session, call: BackwardCall, which: int) -> None:
         with torch._C.DisableTorchFunction():
@@ -426,12 +608,31 @@ class Instrument(Monitor):
 
 
 def with_instrument(monitors: Iterable[Monitor]) -> list[Monitor]:
-    """The monitors, preceded by the instrumentation layer their subscribers need (when any does)."""
+    """The monitors, followed by the instrumentation layer their subscribers need (when any does)."""
     monitors = list(monitors)
     subscribers = [m for m in monitors if isinstance(m, Subscriber)]
     if not subscribers:
         return monitors
-    return [Instrument(subscribers), *monitors]
+    layer = Instrument(subscribers)
+    return [_LineStart(layer), *monitors, layer]  # the checks' own work at a line runs outside the mode
+
+
+class _LineStart(Monitor):
+    """The layer's first look at each line, before the checks': the mode is left where it is not needed."""
+
+    wants_lines = True
+
+    def __init__(self, layer: Instrument) -> None:
+        self.layer = layer
+
+    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+        self.layer.line_start(ctx, frame, line)
+
+    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+                     line: int) -> bool:
+        self.layer._pop()  # the checks explain the script's error outside the mode
+        self.layer._settle_pending(ctx, exc)
+        return False
 
 
 # --- what must still be replaced ----------------------------------------------------------------------
@@ -463,6 +664,12 @@ class Replacements:
                     del self._users[key]
                     own, attr, original = self._originals.pop(key)
                     setattr(own, attr, original)
+
+    def original(self, owner: Any, name: str) -> Any:
+        """What `owner.name` is when nothing of ours replaces it."""
+        with self._lock:
+            found = self._originals.get((id(owner), name))
+        return found[2] if found is not None else getattr(owner, name)
 
     def active(self) -> list[tuple[Any, str]]:
         """(owner, name) of everything replaced now."""

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from tensorscope.engine.instrument import call_as, caller_of_op
 from tensorscope.engine.simcuda_checks import CPU, DeviceDispatch, legacy_type, storage_of, tensors_in
 from tensorscope.engine.simcuda_queries import (
     DEVICE_NAME,
@@ -177,10 +178,11 @@ class _DeviceFunctions(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
+        caller = caller_of_op()  # warnings inside the op are the user's line's, as under python
         kwargs = kwargs or {}
         sim = self.sim
         if func in _QUERIES:
-            return func(*args, **kwargs)
+            return call_as(caller, func, args, kwargs)
         handler = _HANDLERS.get(func)
         if handler is not None:
             return handler(sim, func, args, kwargs)
@@ -207,16 +209,16 @@ class _DeviceFunctions(TorchFunctionMode):
                         elif cuda is None:
                             cuda = found
         if cuda is None:  # the CPU only, as PyTorch really runs it
-            return func(*args, **kwargs)
+            return call_as(caller, func, args, kwargs)
         if not has_cpu:  # one device: the results are there too
-            out = func(*args, **kwargs)
+            out = call_as(caller, func, args, kwargs)
             sim.mark_outputs(out, cuda)
             return out
         previous = sim._call  # devices mix: PyTorch's checks, op by op
         sim._call = args
         try:
             with sim._dispatch:
-                return func(*args, **kwargs)
+                return call_as(caller, func, args, kwargs)
         finally:
             sim._call = previous
 
@@ -444,8 +446,9 @@ class _DeviceAnswers(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
+        caller = caller_of_op()
         kwargs = kwargs or {}
         handler = _ANSWERS.get(func)
         if handler is not None:
             return handler(self.sim, func, args, kwargs)
-        return func(*args, **kwargs)
+        return call_as(caller, func, args, kwargs)
