@@ -104,8 +104,6 @@ def test_pytorch_looks_untouched(write_script: Write, options: tuple[str, ...]) 
     assert checked_stdout(path, *options) == out
 
 
-@pytest.mark.xfail(strict=True, reason="os._exit and signal.signal are still replaced to capture the "
-                                       "script's exit and signals in-process")
 def test_exit_and_signal_look_untouched(write_script: Write) -> None:
     path = write_script(EXITS)
     expected = plain(path)

@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from tensorscope.engine.values import is_a
+
 
 def backward_roots(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[torch.Tensor], Any]:
     """The root tensors and the `inputs` argument of a `torch.autograd.backward` call."""
@@ -13,10 +15,10 @@ def backward_roots(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[
     inputs = kwargs.get("inputs")
     if inputs is None and len(args) > 5:
         inputs = args[5]
-    if isinstance(tensors, torch.Tensor):
+    if is_a(tensors, torch.Tensor):
         roots = [tensors]
     elif isinstance(tensors, list | tuple):
-        roots = [t for t in tensors if isinstance(t, torch.Tensor)]
+        roots = [t for t in tensors if is_a(t, torch.Tensor)]
     else:
         roots = []
     return roots, inputs
@@ -62,8 +64,8 @@ def leaves_written(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.
             if nxt is not None and id(nxt) not in seen:
                 stack.append(nxt)
     if inputs is not None:
-        wanted = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
-        ids = {id(t) for t in wanted if isinstance(t, torch.Tensor)}
+        wanted = [inputs] if is_a(inputs, torch.Tensor) else list(inputs)
+        ids = {id(t) for t in wanted if is_a(t, torch.Tensor)}
         leaves = [t for t in leaves if id(t) in ids]
     unique: dict[int, torch.Tensor] = {}
     for t in leaves:

@@ -17,6 +17,7 @@ import torch
 
 from tensorscope.engine.collect import format_number, iter_named_tensors, scope_of
 from tensorscope.engine.instrument import static_value
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -259,7 +260,7 @@ class Names:
                 for name, t, _kind in iter_named_tensors(scope):
                     self._add(name, t)
                 for name, value in scope.items():
-                    if isinstance(value, torch.optim.Optimizer):
+                    if is_a(value, torch.optim.Optimizer):
                         self._add_optimizer(name, value)
                     elif _is_plain_object(value):
                         self._add_attributes(name, value)
@@ -283,13 +284,13 @@ class Names:
         for child, t, _kind in iter_named_tensors(attrs):
             self._add(child, t)
         for child, value in attrs.items():
-            if isinstance(value, torch.optim.Optimizer):
+            if is_a(value, torch.optim.Optimizer):
                 self._add_optimizer(child, value)
 
     def _add_optimizer(self, name: str, opt: torch.optim.Optimizer) -> None:
         for gi, group in enumerate(opt.param_groups):
             for pi, p in enumerate(group.get("params", [])):
-                if isinstance(p, torch.Tensor) and id(p) not in self._by_id:
+                if is_a(p, torch.Tensor) and id(p) not in self._by_id:
                     self._add(f"{name}.param_groups[{gi}]['params'][{pi}]", p)
 
     def get(self, t: torch.Tensor) -> str | None:

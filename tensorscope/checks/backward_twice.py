@@ -13,6 +13,7 @@ from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import backward_target, graph_nodes
 from tensorscope.checks.naming import look, statement_path
 from tensorscope.engine.collect import iter_named_tensors
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -85,7 +86,7 @@ def _innermost_loop(path: list[ast.stmt], line: int) -> ast.For | ast.While | No
 
 
 def _with_graph(value: Any, nodes: set[int]) -> bool:
-    if not isinstance(value, torch.Tensor) or value.grad_fn is None:
+    if not is_a(value, torch.Tensor) or value.grad_fn is None:
         return False
     return not nodes or id(value.grad_fn) in nodes
 

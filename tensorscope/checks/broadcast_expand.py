@@ -18,6 +18,7 @@ import torch
 from tensorscope.checks._source import Names, dotted, line_info, shape_text
 from tensorscope.checks.base import Check
 from tensorscope.engine.instrument import Instrument, LineCheck, Subscriber, is_disguise, static_value
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -47,7 +48,7 @@ def _reader(node: ast.expr) -> Any:
             value = static_value(name, local, global_)
         except LookupError:
             return _UNKNOWN
-        if not isinstance(value, torch.Tensor):
+        if not is_a(value, torch.Tensor):
             return _CONSTANT
         if grad:
             if not (value.is_leaf or value.retains_grad):
@@ -61,7 +62,7 @@ def _reader(node: ast.expr) -> Any:
 
 def _may_pair(t: Any) -> bool:
     """Whether a tensor could be the column or the vector of a column-against-vector operation."""
-    if not isinstance(t, torch.Tensor):
+    if not is_a(t, torch.Tensor):
         return False
     shape = t.shape
     return (len(shape) == 1 and shape[0] > 1) or (len(shape) == 2 and shape[0] > 1 and shape[1] == 1)
@@ -69,7 +70,7 @@ def _may_pair(t: Any) -> bool:
 
 def _column_and_vector(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, bool] | None:
     """(column, vector, column is the left operand) when `a` and `b` are an (N, 1) and an (N,), N > 1."""
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+    if not is_a(a, torch.Tensor) or not is_a(b, torch.Tensor):
         return None
     sa, sb = a.shape, b.shape
     if len(sa) == 2 and len(sb) == 1:
@@ -157,7 +158,7 @@ class BroadcastExpand(Check, Subscriber):
             return
         col, vec, col_left = pair
         n = col.shape[0]
-        if out is not None and (not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, n)):
+        if out is not None and (not is_a(out, torch.Tensor) or tuple(out.shape) != (n, n)):
             return
         line = frame.f_lineno or 0
         key = (frame.f_code.co_filename, line)

@@ -28,6 +28,7 @@ from tensorscope.checks.naming import (
     resolve,
     strip_comment,
 )
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -334,7 +335,7 @@ def _snapshot(frame: types.FrameType, operands: Operands, sources: bool = False
                     value = resolve(node, local, global_)
                 except Unresolved:
                     continue
-            if isinstance(value, torch.Tensor):
+            if is_a(value, torch.Tensor):
                 dtype = value.dtype
                 if dtype == torch.float64:
                     if value.dim():

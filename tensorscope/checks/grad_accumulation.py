@@ -23,6 +23,7 @@ from tensorscope.checks._autograd_watch import forget_walk, leaves_written
 from tensorscope.checks._source import Names, join_names, user_frames, value_text
 from tensorscope.checks.base import Check
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -48,7 +49,7 @@ class _Written:
     def __init__(self, leaf: torch.Tensor) -> None:
         self.ref = weakref.ref(leaf)
         self.version = leaf._version
-        small = leaf.numel() <= _COPY_NUMEL and not isinstance(leaf, torch.nn.Parameter)
+        small = leaf.numel() <= _COPY_NUMEL and not is_a(leaf, torch.nn.Parameter)
         self.copy = leaf.detach().clone() if small else None  # an optimizer's update moves `_version`
 
     def updated(self, leaf: torch.Tensor) -> bool:

@@ -17,13 +17,14 @@ import torch
 from tensorscope.checks._source import AfterLine, LineInfo, line_info, resolve
 from tensorscope.checks.base import Check
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
 
 
 def _has_graph(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.grad_fn is not None
+    return is_a(value, torch.Tensor) and value.grad_fn is not None
 
 
 class GraphRetained(Check, Subscriber):

@@ -17,6 +17,7 @@ from tensorscope.checks._autograd_watch import backward_roots, leaves_written
 from tensorscope.checks._source import AfterLine, LineInfo, Names, line_info, resolve
 from tensorscope.checks.base import Check
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -114,16 +115,16 @@ class NanInf(Check, Subscriber):
             if name in self._flagged:
                 continue
             value = resolve(frame, name, local)
-            if isinstance(value, torch.Tensor):
+            if is_a(value, torch.Tensor):
                 self._check(ctx, name, value, line)
         for owner in info.steps:
             opt = resolve(frame, owner, local)
-            if isinstance(opt, torch.optim.Optimizer) and self._due("step"):
+            if is_a(opt, torch.optim.Optimizer) and self._due("step"):
                 self._check_params(ctx, frame, opt, line)
 
     def _check_params(self, ctx: Session, frame: types.FrameType, opt: torch.optim.Optimizer,
                       line: int) -> None:
-        params = [p for g in opt.param_groups for p in g.get("params", []) if isinstance(p, torch.Tensor)]
+        params = [p for g in opt.param_groups for p in g.get("params", []) if is_a(p, torch.Tensor)]
         bad = _bad_among(params)
         if not bad:
             return

@@ -14,6 +14,7 @@ from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import backward_target
 from tensorscope.checks.naming import look, scope_body, statement_path
 from tensorscope.engine.collect import iter_named_tensors
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -125,7 +126,7 @@ def _had_graph(node: ast.AST | None, frame: types.FrameType | None) -> bool:
     for n in ast.walk(node):
         if isinstance(n, ast.Name):
             value = local.get(n.id, frame.f_globals.get(n.id))
-            if isinstance(value, torch.Tensor) and value.requires_grad:
+            if is_a(value, torch.Tensor) and value.requires_grad:
                 return True
     return False
 

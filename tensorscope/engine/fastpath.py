@@ -32,6 +32,8 @@ import torch
 from torch.nn.modules import module as _nn_module
 from torch.optim import optimizer as _optim_module
 
+from tensorscope.engine.values import is_a
+
 _PLAIN: frozenset[type] = frozenset({
     torch.Tensor, torch.nn.Parameter, int, float, bool, complex, str, bytes, type(None), slice,
     type(Ellipsis), torch.dtype, torch.device, torch.Size, torch.memory_format, torch.layout,
@@ -130,9 +132,9 @@ class LibraryCalls:
             return len(value) > _MAX_ITEMS or any(self.user_value(v, depth + 1) for v in value)
         if kind is dict:
             return len(value) > _MAX_ITEMS or any(self.user_value(v, depth + 1) for v in value.values())
-        if isinstance(value, torch.nn.Module):
+        if is_a(value, torch.nn.Module):
             return self._tree(value) is None
-        if isinstance(value, torch.Tensor):
+        if is_a(value, torch.Tensor):
             return self.user_class(kind)
         if callable(value):
             return self.user_callable(value, depth + 1)

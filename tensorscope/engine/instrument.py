@@ -34,6 +34,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.overrides import TorchFunctionMode
 
 from tensorscope.engine.monitor import Monitor
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -192,7 +193,7 @@ def static_value(name: str, local: Any, global_: dict[str, Any]) -> Any:
     else:
         raise LookupError(first)
     for attr in rest:
-        if isinstance(value, torch.nn.Module):
+        if is_a(value, torch.nn.Module):
             d = object.__getattribute__(value, "__dict__")
             for table in ("_parameters", "_buffers", "_modules"):
                 entries = d.get(table)
@@ -206,7 +207,7 @@ def static_value(name: str, local: Any, global_: dict[str, Any]) -> Any:
         elif isinstance(value, types.ModuleType):
             value = object.__getattribute__(value, "__dict__")[attr]
         else:
-            if isinstance(value, torch.Tensor) or hasattr(type(value), "__getattr__"):
+            if is_a(value, torch.Tensor) or hasattr(type(value), "__getattr__"):
                 raise LookupError(attr)
             try:
                 d = object.__getattribute__(value, "__dict__")
@@ -296,7 +297,7 @@ class _Mode(TorchFunctionMode):
         if symbol is not None and layer.op_handlers and len(args) >= 2:
             out = call_as(caller, func, args, kwargs)
             a, b = (args[1], args[0]) if func in _REFLECTED else (args[0], args[1])
-            if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.ndim + b.ndim == 3:
+            if is_a(a, torch.Tensor) and is_a(b, torch.Tensor) and a.ndim + b.ndim == 3:
                 layer.op(symbol, a, b, out, caller)
             return out
         return call_as(caller, func, args, kwargs)
@@ -479,7 +480,7 @@ class Instrument(Monitor):
             root = static_value(receiver, frame.f_locals, frame.f_globals)
         except LookupError:
             return True
-        if not isinstance(root, torch.Tensor):
+        if not is_a(root, torch.Tensor):
             return True
         call = BackwardCall("tensor", (root,), {})
         call.line = line
@@ -576,7 +577,7 @@ class Instrument(Monitor):
             return
         a = args[0] if args else kwargs.get("input")
         b = args[1] if len(args) > 1 else kwargs.get("target")
-        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.ndim + b.ndim != 3:
+        if not (is_a(a, torch.Tensor) and is_a(b, torch.Tensor)) or a.ndim + b.ndim != 3:
             return
         if caller is None:
             return
