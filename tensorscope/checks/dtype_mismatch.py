@@ -325,7 +325,8 @@ def _snapshot(frame: types.FrameType, operands: Operands, sources: bool = False
     found: list[tuple[str, str]] = []
     wide = narrow = False
     with torch._C.DisableTorchFunction():
-        for text, node, name in operands:
+        values = []
+        for _text, node, name in operands:
             if name is not None:
                 value = local.get(name, _UNKNOWN)
                 if value is _UNKNOWN:
@@ -334,7 +335,14 @@ def _snapshot(frame: types.FrameType, operands: Operands, sources: bool = False
                 try:
                     value = resolve(node, local, global_)
                 except Unresolved:
-                    continue
+                    value = _UNKNOWN
+            values.append(value)
+        if not sources and not any(v.dtype == torch.float64 if is_a(v, torch.Tensor) else
+                                   type(v).__name__ == "ndarray" for v in values):
+            return None  # the usual case: no float64 operand, so nothing can be promoted
+        for (text, _node, _name), value in zip(operands, values, strict=True):
+            if value is _UNKNOWN:
+                continue
             if is_a(value, torch.Tensor):
                 dtype = value.dtype
                 if dtype == torch.float64:

@@ -46,11 +46,19 @@ class _Written:
 
     __slots__ = ("ref", "version", "copy")
 
-    def __init__(self, leaf: torch.Tensor) -> None:
+    def __init__(self, leaf: torch.Tensor, reuse: _Written | None = None) -> None:
         self.ref = weakref.ref(leaf)
         self.version = leaf._version
         small = leaf.numel() <= _COPY_NUMEL and not is_a(leaf, torch.nn.Parameter)
-        self.copy = leaf.detach().clone() if small else None  # an optimizer's update moves `_version`
+        self.copy: torch.Tensor | None = None  # an optimizer's update moves `_version`
+        if small:
+            now = leaf.detach()
+            old = reuse.copy if reuse is not None else None
+            if old is not None and old.shape == now.shape and old.dtype == now.dtype \
+                    and old.device == now.device and old.layout == now.layout == torch.strided:
+                self.copy = old.copy_(now)  # the same leaf again: refill its buffer, no allocation
+            else:
+                self.copy = now.clone()
 
     def updated(self, leaf: torch.Tensor) -> bool:
         if leaf._version != self.version:
@@ -156,9 +164,12 @@ class GradAccumulation(Check, Subscriber):
         return held
 
     def _record(self, leaves: list[torch.Tensor]) -> None:
+        written = self._written
         for leaf in leaves:
             if leaf.grad is not None:
-                self._written[id(leaf)] = _Written(leaf)
+                key = id(leaf)
+                old = written.get(key)
+                written[key] = _Written(leaf, old if old is not None and old.ref() is leaf else None)
         if len(self._written) > 4 * max(len(leaves), 64):
             self._written = {k: v for k, v in self._written.items() if v.ref() is not None}
 
