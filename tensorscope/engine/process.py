@@ -8,8 +8,10 @@ next child is forked ahead of time. `trace` and `check` fork the same child stra
 `os._exit`, SIGKILL, out of memory) ends the run with its exit status; the parent stays up.
 
 Protocol: one duplex pipe (a multiprocessing Connection) per run carries pickled tuples. Both ends are
-tensorscope's own code in two processes of one user; nothing from a file is ever unpickled. Pickle was
-measured against the JSON model (`Trace.to_json`) on a Step with 50 tensors: see `encode_costs`.
+tensorscope's own code in two processes of one user; nothing from a file is ever unpickled. Pickle is
+the faster: on a Step with 50 tensors (8x8, stats and previews) `encode_costs` measured 0.42-0.44 ms to
+pickle and unpickle it against 6.0-6.6 ms through the JSON model (`_to_json`, `json.dumps`/`loads`,
+`_from_json`), 6.9 KB against 18.3 KB (Python 3.11, a loaded 2-core machine; 3 runs of 300 rounds).
 
 parent → child
   ("run", RunSpec)             the first message: what to run and how (a spare child waits for it)
