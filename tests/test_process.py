@@ -197,3 +197,20 @@ def test_prints_from_threads_are_whole_lines(write_script):
     """)
     lines = run_headless(spec(path, "run")).trace.stdout.splitlines()
     assert sorted(lines) == sorted(f"thread {i} {k}" for i in range(4) for k in range(200))
+
+
+@pytest.mark.parametrize("mode", ["run", "record"])
+def test_a_thread_printing_while_the_script_ends_keeps_every_line(write_script, mode):
+    """A thread still printing as the last line runs: python waits for it, every line is the script's."""
+    path = write_script("""
+        import threading
+        go = threading.Event()
+        def talk():
+            go.wait()
+            for i in range(300):
+                print("line", i)
+        threading.Thread(target=talk).start()
+        go.set()
+    """)
+    trace = run_headless(spec(path, mode)).trace
+    assert trace.stdout == _plain(path).stdout == "".join(f"line {i}\n" for i in range(300))

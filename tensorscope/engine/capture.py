@@ -221,6 +221,9 @@ class OutputCapture:
         self.whole_process = False
         """Every thread of this process is the script's (the engine process): writes are not routed per
         thread but go through line-buffered text streams, as python's own."""
+        self.hold = False
+        """`uninstall()` leaves the streams in place until `release()` (the engine process: after the last
+        line, the script's threads and exit handlers still write as the script)."""
         self.echo = echo
         """Where to copy the script's output live (None: keep it only)."""
         self.limit = limit
@@ -294,8 +297,17 @@ class OutputCapture:
         self._signal_hook = _signal
         signal.signal = _signal
 
+    def release(self) -> None:
+        """Uninstall now, even when held."""
+        self.hold = False
+        self.uninstall()
+
     def uninstall(self) -> None:
-        """Put back the originals (where someone replaced ours meanwhile, ours just pass through)."""
+        """Put back the originals (where someone replaced ours meanwhile, ours just pass through); when
+        held, only flush until `release()`."""
+        if self.hold:
+            self._flush()
+            return
         if self._saved is None or self._streams is None:
             self._active = False
             _INSTALLED.discard(self)

@@ -158,13 +158,17 @@ class _ChildEngine:
             return
         self.session = session
         session._capture.whole_process = True  # this process is the script's: all its threads' output
+        session._capture.hold = True  # kept after the script's last line, for its threads and exit handlers
         session._capture.tap = self._on_output
         self._commands = threading.Thread(target=self._read_commands, name="tensorscope-commands",
                                           daemon=True)
         self._commands.start()
-        trace = _drive(session, spec.mode)
-        if trace.end_reason in ("finished", "exit", "exception"):  # it ended by itself, not stopped
-            trace = self._exit_as_python(trace)
+        try:
+            trace = _drive(session, spec.mode)
+            if trace.end_reason in ("finished", "exit", "exception"):  # it ended by itself, not stopped
+                trace = self._exit_as_python(trace)
+        finally:
+            session._capture.release()
         if self._held is not None:
             self.send(("step", self._held))
         self._report_stdin()
@@ -188,27 +192,21 @@ class _ChildEngine:
     def _exit_as_python(self, trace: Trace) -> Trace:
         """What python does after the script's last line: wait for its non-daemon threads, then run its
         `atexit` handlers; what they print is the script's output (on the last Step and in the Trace)."""
-        capture = self.session._capture
-        ours = self._commands
-        capture.install(script_threads=tuple(t.ident for t in threading.enumerate()
-                                             if t is not ours and t.ident is not None))
+        capture = self.session._capture  # still installed (held): the script's threads may be printing
+        me = threading.current_thread()
+        while True:
+            waiting = [t for t in threading.enumerate() if not t.daemon and t is not me]
+            if not waiting:
+                break
+            for t in waiting:
+                t.join()
+        hook = sys.unraisablehook
+        sys.unraisablehook = _without_us(hook)
         try:
-            me = threading.current_thread()
-            while True:
-                waiting = [t for t in threading.enumerate() if not t.daemon and t is not me]
-                if not waiting:
-                    break
-                for t in waiting:
-                    t.join()
-            hook = sys.unraisablehook
-            sys.unraisablehook = _without_us(hook)
-            try:
-                atexit._run_exitfuncs()  # as at exit: an error in a handler is printed, not raised
-            finally:
-                if sys.unraisablehook is not hook:  # unless a handler set its own
-                    sys.unraisablehook = hook
+            atexit._run_exitfuncs()  # as at exit: an error in a handler is printed, not raised
         finally:
-            capture.uninstall()
+            if sys.unraisablehook is not hook:  # unless a handler set its own
+                sys.unraisablehook = hook
         out, err = capture.take()
         if self._held is not None and (out or err):
             held = self._held
