@@ -5,7 +5,11 @@ server that has already imported torch and the checks, so a run starts (and rest
 next child is forked ahead of time. `trace` and `check` fork the same child straight from the CLI process
 (which has imported torch anyway). In the child the script is the process's own: `os._exit`, signals,
 `torch.set_default_device`, DataLoader workers and pickle behave natively. A child that dies (a segfault,
-`os._exit`, SIGKILL, out of memory) ends the run with its exit status; the parent stays up.
+`os._exit`, SIGKILL, out of memory) ends the run with its exit status; the parent stays up. After the
+script's last line (or its uncaught exception, or `sys.exit`) the child does what python does at exit:
+it waits for the script's non-daemon threads, then runs the `atexit` handlers (the script's, and those
+torch and the standard library registered on import, as under python; tensorscope's own is removed);
+what they print is the script's output, on its last Step.
 
 Protocol: one duplex pipe (a multiprocessing Connection) per run carries pickled tuples. Both ends are
 tensorscope's own code in two processes of one user; nothing from a file is ever unpickled. Pickle is
