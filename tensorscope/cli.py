@@ -82,6 +82,7 @@ def _check_simulate_cuda(simulate_cuda: bool) -> None:
 
 
 def _exit_code(trace: Any) -> int:
+    """0 clean, 1 flagged or not finished (internal errors never get here: `_run_engine` exits 2)."""
     if trace.end_reason in ("exception", "timeout", "stopped") or (trace.exit_code or 0) != 0:
         return EXIT_FLAGGED
     if any(f.severity in ("error", "warning") for f in trace.flags):
@@ -95,10 +96,10 @@ def _run_engine(target: Any, mode: str, timeout: float | None, **options: Any) -
     from tensorscope.engine.process import run_headless, spec_for
 
     outcome = run_headless(spec_for(target, mode, **options), timeout=timeout)  # type: ignore[arg-type]
-    errors = list(outcome.internal_errors) + list(getattr(outcome.trace, "internal_errors", ()))
+    errors = dict.fromkeys([*outcome.internal_errors, *outcome.trace.internal_errors])  # each once
     if errors:
         for error in errors:
-            click.echo(f"tensorscope: internal error: {error}", err=True)
+            click.echo(f"tensorscope: internal error in {error}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     return outcome.trace
 

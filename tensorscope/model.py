@@ -166,6 +166,19 @@ class ExceptionInfo:
 
 
 @dataclass(frozen=True)
+class RaisedInfo:
+    """An exception raised in the user's code, caught or not: where, and where a handler caught it."""
+
+    type: str
+    message: str
+    line: int
+    function: str = "<module>"
+    file: str = ""
+    caught_line: int | None = None
+    """The line of the handler that caught it (in the frame it reached); None while uncaught."""
+
+
+@dataclass(frozen=True)
 class Step:
     """The state at one pause: about to run `line`, having just run `prev_line`."""
 
@@ -189,6 +202,8 @@ class Step:
     """What the script printed to stdout since the previous pause."""
     stderr: str = ""
     exception: ExceptionInfo | None = None
+    raised: RaisedInfo | None = None
+    """The last exception the user's code raised since the previous Step (even when it was caught)."""
     grad_enabled: bool = True
     """False inside `torch.no_grad()`."""
     stack: tuple[FrameInfo, ...] = ()
@@ -232,6 +247,8 @@ class Trace:
     flags: tuple[Flag, ...] = ()
     """Every flag raised during the run, in order."""
     simulated_cuda: bool = False
+    internal_errors: tuple[str, ...] = ()
+    """Errors inside tensorscope during the run (a check's or the engine's), with their tracebacks."""
     schema: int = SCHEMA
 
     @property
@@ -365,6 +382,7 @@ _RECORD_FIELDS.update(
         (Step, "optimizers"): OptimizerView,
         (Step, "flags"): Flag,
         (Step, "exception"): ExceptionInfo,
+        (Step, "raised"): RaisedInfo,
         (Step, "stack"): FrameInfo,
         (Trace, "steps"): Step,
         (Trace, "flags"): Flag,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from tensorscope.diff import Change, diff_steps
 from tensorscope.explain.catalogue import render
-from tensorscope.model import Flag, Step, Trace
+from tensorscope.model import Flag, RaisedInfo, Step, Trace
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -83,6 +83,8 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
     prev: Step | None = None
     for step in trace.steps:
         out.append(step_header(trace, step, prev))
+        if step.raised is not None and step.exception is None:
+            out.append("         " + raised_text(trace, step.raised))
         out.extend("         " + format_change(c) for c in diff_steps(prev, step))
         out.extend(f"         > {shown_safely(line)}" for line in _lines(step.stdout))
         out.extend(f"         ! {shown_safely(line)}" for line in _lines(step.stderr))
@@ -91,6 +93,14 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
         prev = step
     out.append(ending(trace))
     return "\n".join(out) + "\n"
+
+
+def raised_text(trace: Trace, raised: RaisedInfo) -> str:
+    """`↯ raised RuntimeError at line 10, caught at line 11`: an exception the script raised (and caught)."""
+    elsewhere = raised.file and raised.file != trace.script
+    where = f"line {raised.line}" + (f" of {raised.file}" if elsewhere else "")
+    caught = f", caught at line {raised.caught_line}" if raised.caught_line is not None else ""
+    return f"↯ raised {raised.type} at {where}{caught}"
 
 
 def ending(trace: Trace) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,18 @@ def write_script(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def no_internal_errors() -> Iterator[None]:
+    """Fail any test during which tensorscope recorded an error inside itself (here or in an engine child)."""
+    engine = sys.modules.get("tensorscope.engine.errors")
+    before = len(engine.INTERNAL_ERRORS) if engine is not None else 0
+    yield
+    engine = sys.modules.get("tensorscope.engine.errors")
+    if engine is None:
+        return
+    new = engine.INTERNAL_ERRORS[before:]
+    del engine.INTERNAL_ERRORS[before:]
+    if new:
+        pytest.fail("tensorscope recorded internal errors:\n" + "\n\n".join(new), pytrace=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorscope.engine import ScriptError, ScriptTarget, Session
+from tensorscope.engine import Monitor, ScriptError, ScriptTarget, Session
 from tensorscope.model import Step, Trace
 
 LOOP = """
@@ -186,6 +186,175 @@ class TestRunHere:
     def test_timeout_ends_a_busy_loop(self, write_script):
         trace = Session(str(write_script("i = 0\nwhile True:\n    i += 1\n"))).record(timeout=0.3)
         assert trace.end_reason == "timeout" and trace.steps
+
+
+class TestStatements:
+    """Steps are statements, alike on every Python version (3.12 inlines comprehensions: PEP 709)."""
+
+    def test_multi_line_statement_is_one_step(self, write_script):
+        path = write_script("x = max(\n    1,\n    2,\n)\ny = [i * 2\n     for i in range(3)]\n")
+        trace = Session(str(path)).record()
+        assert lines(list(trace.steps)) == [1, 5, 5]
+        assert trace.steps[-1].event == "end"
+
+    def test_comprehension_is_one_step(self, write_script):
+        path = write_script("w = [i for i in range(50)]\nv = {i: i for i in range(50)}\nprint(len(w))\n")
+        trace = Session(str(path)).record()
+        assert lines(list(trace.steps)) == [1, 2, 3, 3]
+
+    def test_one_line_loop_steps_each_iteration(self, write_script):
+        path = write_script("x = 0\nfor i in range(3): x += i\ni = 0\nwhile i < 2: i += 1\n")
+        steps = list(Session(str(path)).record().steps)
+        assert lines(steps) == [1, 2, 2, 2, 2, 3, 4, 4, 4]  # a while loop tests at its bottom
+
+    def test_locals_comprehension_in_a_function_runs_as_under_python(self, write_script):
+        path = write_script(
+            """
+            def g():
+                a = 1
+                d = {k: v for k, v in locals().items()}
+                return d
+            print(g())
+            """
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            trace = Session(str(path)).record()
+        assert trace.completed and trace.stdout == "{'a': 1}\n" and trace.stderr == ""
+
+    def test_generator_and_with_steps(self, write_script):
+        path = write_script(
+            """
+            def gen():
+                for i in range(2):
+                    yield i
+            for v in gen():
+                pass
+            with open(__file__) as fh:
+                n = 1
+            """
+        )
+        steps = Session(str(path)).record().steps
+        assert [(s.line, s.event[0]) for s in steps] == [
+            (1, "l"), (4, "l"), (2, "l"), (3, "l"), (3, "r"), (5, "l"),
+            (4, "l"), (2, "l"), (3, "l"), (3, "r"), (5, "l"),
+            (4, "l"), (2, "l"), (2, "r"), (6, "l"), (7, "l"), (6, "l"), (6, "e")]
+
+    def test_tracer_backend_per_version(self, write_script):
+        session = Session(str(write_script("x = 1\n")))
+        session.record()
+        assert session.tracer is not None
+        assert session.tracer.name == ("monitoring" if sys.version_info >= (3, 12) else "settrace")
+        if sys.version_info >= (3, 12):  # its tool id is given back
+            assert all(sys.monitoring.get_tool(i) != "tensorscope" for i in range(6))
+
+    @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in Python 3.12")
+    def test_debugger_tool_id_stays_free_for_the_script(self, write_script):
+        path = write_script(
+            """
+            import sys
+            mon = sys.monitoring
+            print(mon.get_tool(mon.DEBUGGER_ID), mon.get_tool(mon.COVERAGE_ID))
+            mon.use_tool_id(mon.DEBUGGER_ID, "pdb")
+            mon.free_tool_id(mon.DEBUGGER_ID)
+            """
+        )
+        trace = Session(str(path)).record()
+        assert trace.completed and trace.stdout == "None None\n"
+
+    def test_script_edited_between_sessions_is_stepped_as_edited(self, write_script):
+        path = write_script("a = 1\nb = 2\n")
+        assert lines(list(Session(str(path)).record().steps)) == [1, 2, 2]
+        path.write_text("a = (1 +\n     2)\nc = 3\nd = 4\n", encoding="utf-8")
+        trace = Session(str(path)).record()
+        assert lines(list(trace.steps)) == [1, 3, 4, 4]
+        assert trace.source[2] == "c = 3"
+
+
+class TestExceptionsAndInternalErrors:
+    """Exceptions are events on Steps; errors inside tensorscope are recorded loudly."""
+
+    def test_caught_exception_is_recorded_on_a_step(self, write_script):
+        path = write_script(
+            """
+            def f(x):
+                raise ValueError("negative")
+            try:
+                f(1)
+            except ValueError:
+                y = 2
+            print(y)
+            """
+        )
+        trace = Session(str(path)).record()
+        raised = [s.raised for s in trace.steps if s.raised is not None]
+        assert len(raised) == 1
+        info = raised[0]
+        assert (info.type, info.message, info.line, info.function, info.caught_line) == (
+            "ValueError", "negative", 2, "f", 5)
+        assert trace.completed and trace.stdout == "2\n"
+        assert Trace.from_json(trace.to_json()) == trace
+
+    def test_old_traces_without_the_new_fields_still_load(self, write_script):
+        trace = Session(str(write_script("x = 1\n"))).record()
+        data = trace.to_dict()
+        del data["internal_errors"]
+        for step in data["steps"]:
+            del step["raised"]
+        assert Trace.from_dict(data) == trace
+
+    def test_monitor_hooks_see_raise_and_handler(self, write_script):
+        seen: list[tuple[str, str, int]] = []
+
+        class Watch(Monitor):
+            def on_raise(self, ctx, exc, frame, line):
+                seen.append(("raise", type(exc).__name__, line))
+
+            def on_handled(self, ctx, exc, frame, line):
+                seen.append(("handled", type(exc).__name__, line))
+
+        path = write_script("try:\n    int('x')\nexcept ValueError:\n    pass\n")
+        Session(str(path), monitors=[Watch()]).run()
+        assert seen == [("raise", "ValueError", 2), ("handled", "ValueError", 3)]
+
+    def test_a_failing_monitor_is_recorded_with_its_name(self, write_script):
+        from tensorscope.engine import session as engine
+
+        class Broken(Monitor):
+            code = "broken-check"
+            wants_lines = True
+
+            def on_line(self, ctx, frame, line):
+                raise KeyError("oops")
+
+        before = len(engine.INTERNAL_ERRORS)
+        session = Session(str(write_script("x = 1\ny = 2\n")), monitors=[Broken()])
+        trace = session.run()
+        errors = engine.INTERNAL_ERRORS[before:]
+        del engine.INTERNAL_ERRORS[before:]  # expected here: the autouse fixture must not fail this test
+        assert trace.completed and len(session.internal_errors) == 2
+        assert session.internal_errors == errors and trace.internal_errors == tuple(errors)
+        assert errors[0].startswith("Broken (broken-check): Traceback") and "KeyError: 'oops'" in errors[0]
+
+    def test_check_prints_internal_errors_and_exits_2(self, write_script, monkeypatch):
+        from click.testing import CliRunner
+
+        import tensorscope.checks
+        from tensorscope.cli import EXIT_CANNOT_RUN, main
+        from tensorscope.engine import session as engine
+
+        class Broken(Monitor):
+            def on_finish(self, ctx):
+                raise RuntimeError("check bug")
+
+        monkeypatch.setattr(tensorscope.checks, "default_checks", lambda: [Broken()])
+        before = len(engine.INTERNAL_ERRORS)
+        result = CliRunner().invoke(main, ["check", str(write_script("x = 1\n"))])
+        errors = engine.INTERNAL_ERRORS[before:]
+        del engine.INTERNAL_ERRORS[before:]
+        assert result.exit_code == EXIT_CANNOT_RUN
+        assert len(errors) == 1 and "RuntimeError: check bug" in result.stderr
+        assert "internal error in Broken: Traceback" in result.stderr
 
 
 class TestCollection:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from tensorscope.engine.collect import format_number, iter_named_tensors, scope_of
+from tensorscope.engine.instrument import static_value
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -71,7 +73,7 @@ def line_info(ctx: Session, frame: types.FrameType, line: int) -> LineInfo:
             info = _parse(text, stmt)
             if continuation:
                 info = LineInfo(text=text, continuation=True)
-        except Exception:
+        except (SyntaxError, ValueError, RecursionError):  # a line ast cannot take: nothing known about it
             info = LineInfo(text=text)
         _cache[key] = info
     return info
@@ -209,23 +211,23 @@ def _parse(text: str, stmt: ast.stmt | None) -> LineInfo:
 _NOTHING = object()
 
 
-def resolve(frame: types.FrameType, name: str, local: dict[str, Any] | None = None) -> Any:
-    """The value of a dotted name in `frame` (locals, globals, builtins), or None; never raises."""
-    first, *rest = name.split(".")
+def resolve(frame: types.FrameType, name: str, local: Any = None) -> Any:
+    """The value of a dotted name in `frame` (locals, globals), or None; read without running any of the
+    user's code (no property, no `__getattr__`), never raises."""
     try:
-        scope = local if local is not None else frame.f_locals
-        value = scope.get(first, _NOTHING)
-        if value is _NOTHING:
-            value = frame.f_globals.get(first, _NOTHING)
-        if value is _NOTHING:
-            return None
-        for attr in rest:
-            if isinstance(value, torch.Tensor) and attr in ("grad", "data"):
-                return None  # reading .grad of a non-leaf warns; .data is never what we want
-            value = getattr(value, attr)
-        return value
-    except Exception:
+        value = static_value(name, local if local is not None else frame.f_locals, frame.f_globals)
+    except LookupError:
         return None
+    return value
+
+
+def instance_dict(obj: Any) -> dict[str, Any] | None:
+    """An object's own attribute dict, read without running its code; None when it has none."""
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return None
+    return d if type(d) is dict else None
 
 
 def user_frames(ctx: Session, frame: types.FrameType | None = None) -> list[types.FrameType]:
@@ -254,17 +256,14 @@ class Names:
             scopes.append(namespace)
         with torch._C.DisableTorchFunction():
             for f in scopes:
-                try:
-                    scope = dict(f) if isinstance(f, dict) else scope_of(f)
-                    for name, t, _kind in iter_named_tensors(scope):
-                        self._add(name, t)
-                    for name, value in scope.items():
-                        if isinstance(value, torch.optim.Optimizer):
-                            self._add_optimizer(name, value)
-                        elif _is_plain_object(value):
-                            self._add_attributes(name, value)
-                except Exception:
-                    continue
+                scope = dict(f) if isinstance(f, dict) else scope_of(f)
+                for name, t, _kind in iter_named_tensors(scope):
+                    self._add(name, t)
+                for name, value in scope.items():
+                    if is_a(value, torch.optim.Optimizer):
+                        self._add_optimizer(name, value)
+                    elif _is_plain_object(value):
+                        self._add_attributes(name, value)
 
     def _add(self, name: str, t: torch.Tensor) -> None:
         if id(t) not in self._by_id:
@@ -273,23 +272,25 @@ class Names:
             self._keep.append(t)
         try:
             key = (t.data_ptr(), tuple(t.shape))
-        except Exception:
+        except RuntimeError:  # a tensor without storage (meta, functional): known by identity only
             return
         self._by_ptr.setdefault(key, name)
 
     def _add_attributes(self, name: str, obj: Any) -> None:
         """One level into a plain object (a trainer's `self.model`, `self.h`)."""
-        attrs = {f"{name}.{k}": v for k, v in list(vars(obj).items())[:64] if not k.startswith("__")}
+        state = instance_dict(obj) or {}
+        attrs = {f"{name}.{k}": v for k, v in list(state.items())[:64]
+                 if isinstance(k, str) and not k.startswith("__")}
         for child, t, _kind in iter_named_tensors(attrs):
             self._add(child, t)
         for child, value in attrs.items():
-            if isinstance(value, torch.optim.Optimizer):
+            if is_a(value, torch.optim.Optimizer):
                 self._add_optimizer(child, value)
 
     def _add_optimizer(self, name: str, opt: torch.optim.Optimizer) -> None:
         for gi, group in enumerate(opt.param_groups):
             for pi, p in enumerate(group.get("params", [])):
-                if isinstance(p, torch.Tensor) and id(p) not in self._by_id:
+                if is_a(p, torch.Tensor) and id(p) not in self._by_id:
                     self._add(f"{name}.param_groups[{gi}]['params'][{pi}]", p)
 
     def get(self, t: torch.Tensor) -> str | None:
@@ -299,7 +300,7 @@ class Names:
             return name
         try:
             return self._by_ptr.get((t.data_ptr(), tuple(t.shape)))
-        except Exception:
+        except RuntimeError:  # no storage
             return None
 
     def rank(self, t: torch.Tensor) -> int:
@@ -316,7 +317,7 @@ def _is_plain_object(value: Any) -> bool:
     if isinstance(value, torch.Tensor | torch.nn.Module | types.ModuleType | type | types.FunctionType
                   | types.MethodType | types.BuiltinFunctionType | list | tuple | dict):
         return False
-    return hasattr(value, "__dict__") and isinstance(getattr(value, "__dict__", None), dict)
+    return instance_dict(value) is not None
 
 
 def shape_text(t: torch.Tensor) -> str:
@@ -339,7 +340,7 @@ def value_text(t: torch.Tensor) -> str:
             if x.numel() == 1:
                 return format_number(float(x.reshape(()).double()))
             return f"‖·‖={format_number(float(x.double().norm()))}"
-    except Exception:
+    except (RuntimeError, TypeError, ValueError):  # no data (meta), complex, an unreadable dtype
         return "?"
 
 
@@ -373,6 +374,6 @@ def code_text(text: str) -> str:
     if stmt is not None and not isinstance(stmt, ast.For | ast.While | ast.If | ast.With | ast.FunctionDef):
         try:
             return ast.unparse(stmt)
-        except Exception:
+        except (ValueError, RecursionError):
             pass
     return text.split("#", 1)[0].strip() if "#" in text else text.strip()

@@ -13,6 +13,7 @@ from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import backward_target, graph_nodes
 from tensorscope.checks.naming import look, statement_path
 from tensorscope.engine.collect import iter_named_tensors
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -85,7 +86,7 @@ def _innermost_loop(path: list[ast.stmt], line: int) -> ast.For | ast.While | No
 
 
 def _with_graph(value: Any, nodes: set[int]) -> bool:
-    if not isinstance(value, torch.Tensor) or value.grad_fn is None:
+    if not is_a(value, torch.Tensor) or value.grad_fn is None:
         return False
     return not nodes or id(value.grad_fn) in nodes
 
@@ -139,7 +140,7 @@ def shared_part(frame: types.FrameType | None, target: torch.Tensor | None) -> t
 def _safe_shared(frame: types.FrameType | None, target: torch.Tensor | None) -> tuple[str, str] | None:
     try:
         return shared_part(frame, target)
-    except Exception:
+    except RuntimeError:  # PyTorch refused to show part of the graph
         return None
 
 
@@ -159,7 +160,7 @@ class BackwardTwice(Check):
         found = None
         try:
             found = diagnose(ctx, frame, line, tensor)
-        except Exception:
+        except RuntimeError:  # PyTorch refused to show part of the graph
             found = None
         if found is not None and found[1] != name:
             data["variant"], data["other"] = found

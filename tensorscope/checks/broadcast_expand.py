@@ -1,36 +1,76 @@
 """`broadcast-expand`: a column (N, 1) meets a vector (N,) and silently broadcasts to (N, N).
 
-Watches the arithmetic operators of tensors (`+ - * /`) and the regression losses (`mse_loss`,
-`l1_loss`, ...) in the script's thread only: after each operator a few shape comparisons, nothing more.
+Takes the instrumentation layer's operator events (`+ - * /`) on the lines whose operands may be a column
+and a vector (read before the line runs, without running anything), and its regression-loss events
+(`mse_loss`, `l1_loss`, ... as functions or modules): a few shape comparisons each, nothing more.
 Operators run inside libraries are ignored, and so are lines that insert dimensions on purpose
 (`[:, None]`, `unsqueeze`, `einsum`, `outer`): those are deliberate outer products.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import ast
 import types
-from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._autograd_watch import intercept
-from tensorscope.checks._source import Names, line_info, shape_text
+from tensorscope.checks._source import Names, dotted, line_info, shape_text
 from tensorscope.checks.base import Check
+from tensorscope.engine.instrument import Instrument, LineCheck, Subscriber, is_disguise, static_value
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
 
-_OPERATORS = {"__add__": "+", "__sub__": "-", "__mul__": "*", "__truediv__": "/"}
-_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
-_OURS = os.path.dirname(os.path.abspath(__file__))
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+_UNKNOWN = object()
+"""An operand that cannot be read before the line runs (a call, arithmetic)."""
+_CONSTANT = object()
+"""A number: never a column or a vector."""
+
+
+def _reader(node: ast.expr) -> Any:
+    """How to read an operand at the line's start: `_CONSTANT` (a number), `_UNKNOWN` (a call, arithmetic:
+    known only once it runs), or a function of (locals, globals) giving the tensor, `_CONSTANT` or
+    `_UNKNOWN`."""
+    if isinstance(node, ast.UnaryOp):
+        node = node.operand
+    if isinstance(node, ast.Constant):
+        return _CONSTANT
+    grad = isinstance(node, ast.Attribute) and node.attr == "grad"
+    name = dotted(node.value if grad else node)  # type: ignore[attr-defined]
+    if name is None:
+        return _UNKNOWN
+
+    def read(local: Any, global_: dict[str, Any]) -> Any:
+        try:
+            value = static_value(name, local, global_)
+        except LookupError:
+            return _UNKNOWN
+        if not is_a(value, torch.Tensor):
+            return _CONSTANT
+        if grad:
+            if not (value.is_leaf or value.retains_grad):
+                return _UNKNOWN
+            g = value.grad
+            return g if g is not None else _UNKNOWN
+        return value
+
+    return read
+
+
+def _may_pair(t: Any) -> bool:
+    """Whether a tensor could be the column or the vector of a column-against-vector operation."""
+    if not is_a(t, torch.Tensor):
+        return False
+    shape = t.shape
+    return (len(shape) == 1 and shape[0] > 1) or (len(shape) == 2 and shape[0] > 1 and shape[1] == 1)
 
 
 def _column_and_vector(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, bool] | None:
     """(column, vector, column is the left operand) when `a` and `b` are an (N, 1) and an (N,), N > 1."""
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+    if not is_a(a, torch.Tensor) or not is_a(b, torch.Tensor):
         return None
     sa, sb = a.shape, b.shape
     if len(sa) == 2 and len(sb) == 1:
@@ -45,7 +85,7 @@ def _column_and_vector(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, bool
     return col, vec, left
 
 
-class BroadcastExpand(Check):
+class BroadcastExpand(Check, Subscriber):
     """Flags (N, 1) against (N,) arithmetic in the user's code, at the line where it happens."""
 
     code: ClassVar[str] = "broadcast-expand"
@@ -54,56 +94,71 @@ class BroadcastExpand(Check):
         self._ctx: Session | None = None
         self._flagged: set[tuple[str, int]] = set()
 
-    def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
-        self._ctx = ctx
-        stack = ExitStack()
+    def subscribe(self, events: Instrument) -> None:
+        events.on_operator(self._operator)
+        events.on_loss(self._loss)
+        events.gate(self._gate)
+
+    # --- which lines need their operators seen ------------------------------------------------------
+
+    def _gate(self, ctx: Session, frame: types.FrameType, line: int) -> LineCheck | None:
+        """For a line with `+ - * /` between operands that are not numbers: a check, run at each start of
+        the line, of whether they may be a column and a vector (read without running anything)."""
+        info = line_info(ctx, frame, line)
+        if not info.binops or info.explicit_dims:
+            return None
         try:
-            for name, symbol in _OPERATORS.items():
-                stack.enter_context(intercept(torch.Tensor, name, self._operator(symbol)))
-            for name in _LOSSES:
-                stack.enter_context(intercept(torch.nn.functional, name, self._loss(name)))
-        except Exception:
-            stack.close()
-            raise
-        return stack
+            tree = ast.parse(info.code or "")
+        except SyntaxError:
+            return None
+        pairs = tuple((_reader(n.left), _reader(n.right)) for n in ast.walk(tree)
+                      if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS)
+        pairs = tuple(p for p in pairs if p[0] is not _CONSTANT and p[1] is not _CONSTANT)
+        if not pairs:
+            return None
+        key = (frame.f_code.co_filename, line)
+        flagged = self._flagged
 
-    def _operator(self, symbol: str) -> Any:
-        def handler(call: Any, a: Any, b: Any, *rest: Any, **kwargs: Any) -> Any:
-            out = call(a, b, *rest, **kwargs)
-            if isinstance(b, torch.Tensor):
-                try:
-                    if a.ndim + b.ndim == 3:
-                        self._seen(symbol, a, b, out, direct=True)
-                except Exception:
-                    pass
-            return out
+        def check(f: types.FrameType) -> bool:
+            if key in flagged:
+                return False
+            local, global_ = f.f_locals, f.f_globals
+            for left, right in pairs:
+                a = _UNKNOWN if left is _UNKNOWN else left(local, global_)
+                b = _UNKNOWN if right is _UNKNOWN else right(local, global_)
+                if a is _CONSTANT or b is _CONSTANT:
+                    continue
+                if a is _UNKNOWN or b is _UNKNOWN:
+                    if (a is _UNKNOWN and b is _UNKNOWN) or _may_pair(b if a is _UNKNOWN else a):
+                        return True
+                elif _column_and_vector(a, b):
+                    return True
+            return False
 
-        return handler
+        return check
 
-    def _loss(self, name: str) -> Any:
-        def handler(call: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                a = args[0] if args else kwargs.get("input")
-                b = args[1] if len(args) > 1 else kwargs.get("target")
-                if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.ndim + b.ndim == 3:
-                    self._seen(name, a, b, None, direct=False)
-            except Exception:
-                pass
-            return call(*args, **kwargs)
+    # --- events -------------------------------------------------------------------------------------
 
-        return handler
+    def _operator(self, ctx: Session, symbol: str, a: torch.Tensor, b: torch.Tensor, out: Any,
+                  caller: types.FrameType) -> None:
+        if not ctx.is_user_code(caller.f_code) or is_disguise(caller.f_code):
+            return  # an operator inside a library
+        self._seen(ctx, symbol, a, b, out, caller, direct=True)
 
-    def _seen(self, op: str, a: torch.Tensor, b: torch.Tensor, out: Any, direct: bool) -> None:
+    def _loss(self, ctx: Session, name: str, a: torch.Tensor, b: torch.Tensor, caller: types.FrameType,
+              direct: bool) -> None:
+        if direct and not ctx.is_user_code(caller.f_code):
+            return  # the functional form called by a loss module: the module's hook saw it
+        self._seen(ctx, name, a, b, None, caller, direct=False)
+
+    def _seen(self, ctx: Session, op: str, a: torch.Tensor, b: torch.Tensor, out: Any,
+              frame: types.FrameType, direct: bool) -> None:
         pair = _column_and_vector(a, b)
-        ctx = self._ctx
-        if pair is None or ctx is None:
+        if pair is None:
             return
         col, vec, col_left = pair
         n = col.shape[0]
-        if out is not None and (not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, n)):
-            return
-        frame = self._user_caller(ctx, direct)
-        if frame is None:
+        if out is not None and (not is_a(out, torch.Tensor) or tuple(out.shape) != (n, n)):
             return
         line = frame.f_lineno or 0
         key = (frame.f_code.co_filename, line)
@@ -141,16 +196,3 @@ class BroadcastExpand(Check):
             "op": op,
         }
         self.flag(ctx, "warning", data, (col_name, vec_name), line=line)
-
-    def _user_caller(self, ctx: Session, direct: bool) -> types.FrameType | None:
-        """The user's frame that made this call: the direct caller for operators, any caller for losses."""
-        f: types.FrameType | None = sys._getframe(2)
-        while f is not None and os.path.dirname(f.f_code.co_filename) == _OURS:
-            f = f.f_back
-        if f is None:
-            return None
-        if direct:
-            return f if ctx.is_user_code(f.f_code) else None
-        while f is not None and not ctx.is_user_code(f.f_code):
-            f = f.f_back
-        return f

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from tensorscope.checks.naming import Line, TensorMeta, call_receiver, calls_named, describe
+from tensorscope.engine.values import is_a
 
 __all__ = [
     "Operand",
@@ -72,7 +73,7 @@ def failing_module(exc: BaseException, frame: types.FrameType | None
         except Exception:
             continue
         module = local.get("self")
-        if isinstance(module, torch.nn.Module) and f.f_code.co_name in ("forward", "_conv_forward"):
+        if is_a(module, torch.nn.Module) and f.f_code.co_name in ("forward", "_conv_forward"):
             code = f.f_code
             names = code.co_varnames[1:code.co_argcount]
             return module, tuple(local.get(n) for n in names)
@@ -119,18 +120,18 @@ def backward_target(exc: BaseException, frame: types.FrameType | None, line: Lin
                     ) -> tuple[str, torch.Tensor | None]:
     """The tensor a failing backward()/autograd call was about, and how the user wrote it."""
     tensor: Any = innermost_local(exc, frame, "out", {"_make_grads"})
-    if not isinstance(tensor, torch.Tensor):
+    if not is_a(tensor, torch.Tensor):
         tensor = innermost_local(exc, frame, "self", {"backward"})
-    if not isinstance(tensor, torch.Tensor):
+    if not is_a(tensor, torch.Tensor):
         for var, fn in (("tensors", "backward"), ("outputs", "grad")):
             value = innermost_local(exc, frame, var, {fn})
-            if isinstance(value, torch.Tensor):
+            if is_a(value, torch.Tensor):
                 tensor = value
                 break
-            if isinstance(value, list | tuple) and value and isinstance(value[0], torch.Tensor):
+            if isinstance(value, list | tuple) and value and is_a(value[0], torch.Tensor):
                 tensor = value[0]
                 break
-    name = line.name_of(tensor) if isinstance(tensor, torch.Tensor) else None
+    name = line.name_of(tensor) if is_a(tensor, torch.Tensor) else None
     if name is None:
         calls = calls_named(line, ("backward", "grad"))
         if calls:
@@ -138,13 +139,13 @@ def backward_target(exc: BaseException, frame: types.FrameType | None, line: Lin
             if isinstance(receiver, ast.List | ast.Tuple) and receiver.elts:
                 receiver = receiver.elts[0]
             name = line.src(receiver)
-    return name or "the tensor", tensor if isinstance(tensor, torch.Tensor) else None
+    return name or "the tensor", tensor if is_a(tensor, torch.Tensor) else None
 
 
 def graph_nodes(t: torch.Tensor | None, limit: int = 20000) -> set[int]:
     """ids of the autograd nodes reachable from `t.grad_fn` (bounded walk)."""
     seen: set[int] = set()
-    fn = t.grad_fn if isinstance(t, torch.Tensor) else None
+    fn = t.grad_fn if is_a(t, torch.Tensor) else None
     stack = [fn] if fn is not None else []
     while stack and len(seen) < limit:
         node = stack.pop()
@@ -176,7 +177,7 @@ class Operand:
 
 def input_name(line: Line, module: torch.nn.Module, value: Any) -> str:
     """The user's name for the input a (sub)module received: `x`, or `model[:2](x)` inside a Sequential."""
-    named = line.name_of(value) if isinstance(value, torch.Tensor) else None
+    named = line.name_of(value) if is_a(value, torch.Tensor) else None
     if named:
         return named
     for ref in line.modules():
@@ -203,7 +204,7 @@ def involved(line: Line, exc: BaseException, frame: types.FrameType | None) -> l
     seen: set[int] = set()
 
     def add(name: str | None, t: Any, is_param: bool = False) -> None:
-        if name and isinstance(t, torch.Tensor) and id(t) not in seen:
+        if name and is_a(t, torch.Tensor) and id(t) not in seen:
             seen.add(id(t))
             out.append(Operand(name, t, is_param))
 
@@ -212,7 +213,7 @@ def involved(line: Line, exc: BaseException, frame: types.FrameType | None) -> l
         module, inputs = failing
         mname = line.name_of(module) or type(module).__name__
         for value in inputs:
-            if isinstance(value, torch.Tensor):
+            if is_a(value, torch.Tensor):
                 add(input_name(line, module, value), value)
         try:
             for pname, p in module.named_parameters(recurse=False):
@@ -221,10 +222,10 @@ def involved(line: Line, exc: BaseException, frame: types.FrameType | None) -> l
             pass
     for var in ("input", "target"):
         value = innermost_local(exc, frame, var, _LOSS_NAMES)
-        if isinstance(value, torch.Tensor):
+        if is_a(value, torch.Tensor):
             add(line.name_of(value) or var, value)
     for ref in line.tensors():
-        add(ref.text, ref.value, isinstance(ref.value, torch.nn.Parameter))
+        add(ref.text, ref.value, is_a(ref.value, torch.nn.Parameter))
     for ref in line.modules():
         first = first_parameter(ref.value)
         if first is not None:
@@ -271,7 +272,7 @@ def loss_parts(line: Line, exc: BaseException, frame: types.FrameType | None
                 args[kw.arg] = kw.value
     names = []
     for key, obj in (("input", value), ("target", target)):
-        name = line.name_of(obj) if isinstance(obj, torch.Tensor) else None
+        name = line.name_of(obj) if is_a(obj, torch.Tensor) else None
         if name is None and key in args:
             name = line.src(args[key])
         names.append(name or key)

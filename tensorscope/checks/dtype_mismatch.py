@@ -19,7 +19,16 @@ from tensorscope.checks.culprits import (
     loss_parts,
     torch_dtype,
 )
-from tensorscope.checks.naming import Line, describe, look, parse_statement, resolve, strip_comment
+from tensorscope.checks.naming import (
+    Line,
+    Unresolved,
+    describe,
+    look,
+    parse_statement,
+    resolve,
+    strip_comment,
+)
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -88,7 +97,8 @@ class DtypeMismatch(Check):
         self._plans: dict[tuple[types.CodeType, int], tuple[list[ast.expr], Operands, list[str]] | None] = {}
         self._pending: dict[types.FrameType, _Pending] = {}
         self._flagged: set[str] = set()
-        self._results: weakref.WeakSet[torch.Tensor] = weakref.WeakSet()
+        self._results: dict[int, weakref.ref[torch.Tensor]] = {}
+        """Tensors already flagged where they were made, by id (a WeakSet would compare tensors with ==)."""
         self._arrays: set[str] = set()
         """Operands seen as NumPy float64 arrays (their fix is `.astype`)."""
 
@@ -180,10 +190,7 @@ class DtypeMismatch(Check):
         pending, self._pending = self._pending, {}
         for frame, done in pending.items():
             if frame.f_code.co_name == "<module>":  # the script's last line was an assignment
-                try:
-                    self._check_promotion(ctx, frame, *done)
-                except Exception:
-                    pass
+                self._check_promotion(ctx, frame, *done)
 
     def _prune(self, ctx: Session, frame: types.FrameType) -> None:
         """Finish the lines of frames that have returned (keeps only the current frame's callers)."""
@@ -210,9 +217,10 @@ class DtypeMismatch(Check):
             if meta is None or meta.dtype != "float64":
                 continue
             self._flagged.add(name)
-            if value in self._results:
+            seen = self._results.get(id(value))
+            if seen is not None and seen() is value:
                 continue  # the same tensor, flagged where it was made (inside a function it returned from)
-            self._results.add(value)
+            self._results[id(value)] = weakref.ref(value)
             self._arrays.update(n for n, dt in before if dt == "ndarray")
             before = [(n, "float64" if dt == "ndarray" else dt) for n, dt in before]
             wide = [n for n, dt in before if dt == "float64"] + [n for n, dt in before if dt == "source"]
@@ -237,7 +245,7 @@ _Pending = tuple[int, list[ast.expr], list[tuple[str, str]], tuple[int, ...]]
 def _value(frame: types.FrameType, node: ast.expr) -> Any:
     try:
         return resolve(node, frame.f_locals, frame.f_globals)
-    except Exception:
+    except Unresolved:
         return None
 
 
@@ -287,7 +295,7 @@ def _plan(filename: str, line: int) -> tuple[list[ast.expr], Operands, list[str]
     """(targets, operands, NumPy sources) of an assignment that computes from tensors; None otherwise."""
     try:
         parts = parse_statement(filename, line)
-    except Exception:
+    except (SyntaxError, ValueError, RecursionError):
         return None
     if not parts or len(parts) != 1 or not isinstance(parts[0], ast.Assign | ast.AnnAssign):
         return None  # `x += y` keeps x's dtype: no promotion there
@@ -325,9 +333,9 @@ def _snapshot(frame: types.FrameType, operands: Operands, sources: bool = False
             else:
                 try:
                     value = resolve(node, local, global_)
-                except Exception:
+                except Unresolved:
                     continue
-            if isinstance(value, torch.Tensor):
+            if is_a(value, torch.Tensor):
                 dtype = value.dtype
                 if dtype == torch.float64:
                     if value.dim():

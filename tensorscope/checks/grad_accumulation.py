@@ -1,7 +1,7 @@
 """`grad-accumulation`: backward() adds into a `.grad` that already holds a gradient.
 
 A warning when the parameter was updated since that gradient was written (zero_grad forgotten), info
-when it was not (micro-batch accumulation). Watches `torch.autograd.backward` in the script's thread:
+when it was not (micro-batch accumulation). Takes the instrumentation layer's backward() events:
 before the call it finds the leaves the graph writes, after it records each leaf's version (and, for
 small ones, a copy), so an update in place, by an optimizer or through `.data` is seen.
 
@@ -14,17 +14,16 @@ it is raised at the backward() line either way.
 
 from __future__ import annotations
 
-import threading
 import weakref
-from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from tensorscope.checks._autograd_watch import forget_walk, intercept, leaves_written, untraced
+from tensorscope.checks._autograd_watch import forget_walk, leaves_written
 from tensorscope.checks._source import Names, join_names, user_frames, value_text
 from tensorscope.checks.base import Check
+from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -50,7 +49,7 @@ class _Written:
     def __init__(self, leaf: torch.Tensor) -> None:
         self.ref = weakref.ref(leaf)
         self.version = leaf._version
-        small = leaf.numel() <= _COPY_NUMEL and not isinstance(leaf, torch.nn.Parameter)
+        small = leaf.numel() <= _COPY_NUMEL and not is_a(leaf, torch.nn.Parameter)
         self.copy = leaf.detach().clone() if small else None  # an optimizer's update moves `_version`
 
     def updated(self, leaf: torch.Tensor) -> bool:
@@ -77,7 +76,7 @@ class _Stale:
         self.done = False
 
 
-class GradAccumulation(Check):
+class GradAccumulation(Check, Subscriber):
     """Flags backward() calls that add into gradients already there."""
 
     code: ClassVar[str] = "grad-accumulation"
@@ -88,20 +87,12 @@ class GradAccumulation(Check):
         self._written: dict[int, _Written] = {}
         self._flagged: set[tuple[int, str]] = set()
         self._stale: list[_Stale] = []
-        self._busy = False
-        self._ctx: Session | None = None
-        self._tid = 0
         self._globals: dict[str, Any] | None = None
         """The script's module namespace, to name tensors once its frames are gone (at the end)."""
 
-    def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
-        self._ctx = ctx
-        self._tid = threading.get_ident()
-        stack = ExitStack()
-        stack.enter_context(intercept(torch.autograd, "backward", self._backward))
-        handle = register_optimizer_step_pre_hook(self._before_step)
-        stack.callback(handle.remove)
-        return stack
+    def subscribe(self, events: Instrument) -> None:
+        events.on_backward(self._before, self._after_call)
+        events.on_optimizer_step(self._before_step)
 
     def on_finish(self, ctx: Session) -> None:
         try:
@@ -113,32 +104,23 @@ class GradAccumulation(Check):
             forget_walk()
 
     def on_line(self, ctx: Session, frame: Any, line: int) -> None:
-        if self._stale and not self._busy:  # nothing to do in a clean run
+        if self._stale:  # nothing to do in a clean run
             with torch._C.DisableTorchFunction():
                 self._settle(ctx)
 
     # --- backward -----------------------------------------------------------------------------------
 
-    def _backward(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        ctx = self._ctx
-        if self._busy or ctx is None:
-            return call(*args, **kwargs)
-        self._busy = True
-        try:
-            try:
-                leaves, before = untraced(self._before_backward, ctx, args, kwargs)
-            except Exception:
-                leaves, before = [], []
-            result = call(*args, **kwargs)
-            try:
-                untraced(self._after_backward, ctx, leaves, before)
-            except Exception:
-                pass
-            return result
-        finally:
-            self._busy = False
+    def _before(self, ctx: Session, call: BackwardCall) -> None:
+        if call.kind != "grad":  # autograd.grad() writes no .grad
+            args, kwargs = call.autograd_args()
+            call.notes[self.code] = self._before_backward(ctx, args, kwargs, call.line)
 
-    def _before_backward(self, ctx: Session, args: tuple[Any, ...], kwargs: dict[str, Any]
+    def _after_call(self, ctx: Session, call: BackwardCall) -> None:
+        note = call.notes.get(self.code)
+        if note is not None and call.error is None:
+            self._after_backward(ctx, *note, call.line)
+
+    def _before_backward(self, ctx: Session, args: tuple[Any, ...], kwargs: dict[str, Any], line: int
                          ) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, bool, str]]]:
         if self._globals is None:
             frames = user_frames(ctx)
@@ -146,19 +128,18 @@ class GradAccumulation(Check):
         with torch._C.DisableTorchFunction():
             self._settle(ctx)
             leaves = leaves_written(args, kwargs)
-            return leaves, self._held(ctx, leaves)
+            return leaves, self._held(leaves, line)
 
     def _after_backward(self, ctx: Session, leaves: list[torch.Tensor],
-                        before: list[tuple[torch.Tensor, bool, str]]) -> None:
+                        before: list[tuple[torch.Tensor, bool, str]], line: int) -> None:
         with torch._C.DisableTorchFunction():
             self._record(leaves)
             if before:
-                self._after(ctx, before)
+                self._after(ctx, before, line)
 
-    def _held(self, ctx: Session, leaves: list[torch.Tensor]) -> list[tuple[torch.Tensor, bool, str]]:
+    def _held(self, leaves: list[torch.Tensor], line: int) -> list[tuple[torch.Tensor, bool, str]]:
         """(leaf, updated since, value held) for each leaf whose .grad holds a gradient backward() wrote."""
         held: list[tuple[torch.Tensor, bool, str]] = []
-        line = ctx.location()[1]
         for leaf in leaves:
             g = leaf.grad
             if g is None:
@@ -181,8 +162,7 @@ class GradAccumulation(Check):
         if len(self._written) > 4 * max(len(leaves), 64):
             self._written = {k: v for k, v in self._written.items() if v.ref() is not None}
 
-    def _after(self, ctx: Session, before: list[tuple[torch.Tensor, bool, str]]) -> None:
-        line = ctx.location()[1]
+    def _after(self, ctx: Session, before: list[tuple[torch.Tensor, bool, str]], line: int) -> None:
         accumulated = [(leaf, held) for leaf, updated, held in before if not updated]
         if accumulated:
             self._report(ctx, "info", line, [t for t, _ in accumulated], [h for _, h in accumulated])
@@ -192,27 +172,22 @@ class GradAccumulation(Check):
 
     # --- confirming stale sums ------------------------------------------------------------------------
 
-    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _before_step(self, ctx: Session, optimizer: torch.optim.Optimizer) -> None:
         """An optimizer is about to update: a stale sum it is given is a mistake; a cleared one is not."""
-        if self._stale and self._ctx is not None and threading.get_ident() == self._tid:
-            untraced(self._check_step, self._ctx, optimizer)
-
-    def _check_step(self, ctx: Session, optimizer: torch.optim.Optimizer) -> None:
-        try:
-            params = {id(p) for g in optimizer.param_groups for p in g.get("params", [])}
-            for stale in self._stale:
-                if stale.done:
+        if not self._stale:
+            return
+        params = {id(p) for g in optimizer.param_groups for p in g.get("params", [])}
+        for stale in self._stale:
+            if stale.done:
+                continue
+            for ref in stale.leaves:
+                leaf = ref()
+                if leaf is None or id(leaf) not in params:
                     continue
-                for ref in stale.leaves:
-                    leaf = ref()
-                    if leaf is None or id(leaf) not in params:
-                        continue
-                    if leaf.grad is not None and _nonzero(leaf.grad):
-                        self._confirm(ctx, stale)
-                        break
-            self._stale = [s for s in self._stale if not s.done]
-        except Exception:
-            pass
+                if leaf.grad is not None and _nonzero(leaf.grad):
+                    self._confirm(ctx, stale)
+                    break
+        self._stale = [s for s in self._stale if not s.done]
 
     def _settle(self, ctx: Session, final: bool = False) -> None:
         """Before a backward() (or at the end): confirm the stale sums an update has used since, drop the

@@ -10,24 +10,24 @@ no backward() in between and is left alone.
 from __future__ import annotations
 
 import types
-from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._autograd_watch import intercept
 from tensorscope.checks._source import AfterLine, LineInfo, line_info, resolve
 from tensorscope.checks.base import Check
+from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
 
 
 def _has_graph(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.grad_fn is not None
+    return is_a(value, torch.Tensor) and value.grad_fn is not None
 
 
-class GraphRetained(Check):
+class GraphRetained(Check, Subscriber):
     """Flags `total += loss` and `losses.append(loss)` that chain graphs across iterations."""
 
     code: ClassVar[str] = "graph-retained"
@@ -42,16 +42,12 @@ class GraphRetained(Check):
         """(file, line, list) -> (id of the list, its length, backward count) after the last append."""
         self._flagged: set[tuple[str, str]] = set()
 
-    def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
-        stack = ExitStack()
-        stack.enter_context(intercept(torch.autograd, "backward", self._count))
-        stack.enter_context(intercept(torch.autograd, "grad", self._count))
-        return stack
+    def subscribe(self, events: Instrument) -> None:
+        events.on_backward(after=self._count)
 
-    def _count(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        result = call(*args, **kwargs)
-        self._backwards += 1
-        return result
+    def _count(self, ctx: Session, call: BackwardCall) -> None:
+        if call.error is None:
+            self._backwards += 1
 
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)

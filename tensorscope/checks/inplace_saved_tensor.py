@@ -24,6 +24,7 @@ import torch
 from tensorscope.checks._source import AfterLine, Names, line_info, resolve, user_frames
 from tensorscope.checks.base import Check
 from tensorscope.engine.collect import iter_named_tensors, scope_of
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -91,7 +92,7 @@ class InplaceSavedTensor(Check):
             local = frame.f_locals
             for name in info.inplace:
                 t = resolve(frame, name, local)
-                if isinstance(t, torch.Tensor) and not t.is_inference():
+                if is_a(t, torch.Tensor) and not t.is_inference():
                     watched.append((name, t, t._version))
             if watched:
                 self._after.pending = (frame, line, watched)
@@ -148,7 +149,7 @@ class InplaceSavedTensor(Check):
                     text = str(exc)
                     if _MARK in text and f"[{dims}]]" in text:
                         return _Found(node.name(), text)
-                except Exception:
+                except (AttributeError, TypeError):  # not a saved value after all
                     continue
             for nxt, _ in node.next_functions:
                 if nxt is not None and id(nxt) not in seen:

@@ -23,6 +23,7 @@ import torch
 
 from tensorscope.engine.collect import dtype_name, iter_named_tensors
 from tensorscope.engine.simcuda import simulated_device
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.monitor import RunContext
@@ -100,11 +101,11 @@ class Ref:
 
     @property
     def is_tensor(self) -> bool:
-        return isinstance(self.value, torch.Tensor)
+        return is_a(self.value, torch.Tensor)
 
     @property
     def is_module(self) -> bool:
-        return isinstance(self.value, torch.nn.Module)
+        return is_a(self.value, torch.nn.Module)
 
 
 def shape_text(shape: Iterable[int]) -> str:
@@ -123,7 +124,7 @@ def device_of(t: torch.Tensor) -> str:
 
 def describe(t: Any) -> TensorMeta | None:
     """Metadata of a tensor (None for anything else); never raises, never reads values."""
-    if not isinstance(t, torch.Tensor):
+    if not is_a(t, torch.Tensor):
         return None
     try:
         device = device_of(t)
@@ -368,9 +369,9 @@ def resolve(node: ast.AST, local: Mapping[str, Any], global_: Mapping[str, Any] 
         raise Unresolved(node.id)
     if isinstance(node, ast.Attribute):
         base = resolve(node.value, local, global_)
-        if isinstance(base, torch.Tensor):
+        if is_a(base, torch.Tensor):
             return _tensor_attr(base, node.attr)
-        if isinstance(base, torch.nn.Module):
+        if is_a(base, torch.nn.Module):
             return _module_attr(base, node.attr)
         return _static_attr(base, node.attr)
     if isinstance(node, ast.Subscript):
@@ -559,14 +560,14 @@ def look(ctx: RunContext, frame: types.FrameType | None, line: int | None = None
 def _member_name(prefix: str, module: torch.nn.Module, obj: Any) -> str | None:
     """`model.0.weight` for a parameter, buffer or submodule `obj` of `module` called `prefix`."""
     try:
-        if isinstance(obj, torch.Tensor):
+        if is_a(obj, torch.Tensor):
             for name, p in module.named_parameters():
                 if p is obj:
                     return f"{prefix}.{name}"
             for name, b in module.named_buffers():
                 if b is obj:
                     return f"{prefix}.{name}"
-        elif isinstance(obj, torch.nn.Module):
+        elif is_a(obj, torch.nn.Module):
             for name, m in module.named_modules():
                 if m is obj:
                     return f"{prefix}.{name}" if name else prefix
@@ -584,15 +585,15 @@ def scope_name(obj: Any, frame: types.FrameType) -> str | None:
             for name, value in scope.items():
                 if value is obj and not name.startswith("__"):
                     return name
-        if isinstance(obj, torch.Tensor):
+        if is_a(obj, torch.Tensor):
             for scope in scopes:
                 for name, t, _kind in iter_named_tensors(scope):
                     if t is obj:
                         return name
-        elif isinstance(obj, torch.nn.Module):
+        elif is_a(obj, torch.nn.Module):
             for scope in scopes:
                 for name, value in scope.items():
-                    if isinstance(value, torch.nn.Module) and not name.startswith("__"):
+                    if is_a(value, torch.nn.Module) and not name.startswith("__"):
                         found = _member_name(name, value, obj)
                         if found:
                             return found

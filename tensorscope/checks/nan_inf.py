@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import types
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._autograd_watch import backward_roots, intercept, leaves_written, untraced
+from tensorscope.checks._autograd_watch import backward_roots, leaves_written
 from tensorscope.checks._source import AfterLine, LineInfo, Names, line_info, resolve
 from tensorscope.checks.base import Check
+from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -61,17 +62,14 @@ def _bad_among(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
              and t.device.type != "meta"]
     if not dense:
         return []
-    try:
-        with torch._C.DisableTorchFunction():
-            sums = torch._foreach_norm([t.detach() for t in dense], 1)
-            if math.isfinite(float(torch.stack([s.to(torch.float64) for s in sums]).sum())):
-                return []
-    except Exception:
-        pass
+    with torch._C.DisableTorchFunction():
+        sums = torch._foreach_norm([t.detach() for t in dense], 1)
+        if math.isfinite(float(torch.stack([s.to(torch.float64) for s in sums]).sum())):
+            return []
     return [t for t in dense if _bad_values(t) is not None]
 
 
-class NanInf(Check):
+class NanInf(Check, Subscriber):
     """Flags the first NaN or Inf of each tensor name, at the line that produced it."""
 
     code: ClassVar[str] = "nan-inf"
@@ -80,8 +78,6 @@ class NanInf(Check):
     def __init__(self) -> None:
         self._after = AfterLine()
         self._flagged: set[str] = set()
-        self._ctx: Session | None = None
-        self._busy = False
         self._calls: dict[str, int] = {}
         self._runs: dict[tuple[types.CodeType, int], int] = {}
 
@@ -90,9 +86,8 @@ class NanInf(Check):
         self._calls[what] = n
         return n <= _FIRST or n % _EVERY == 0
 
-    def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
-        self._ctx = ctx
-        return intercept(torch.autograd, "backward", self._backward)
+    def subscribe(self, events: Instrument) -> None:
+        events.on_backward(self._before, self._after_call)
 
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
@@ -112,10 +107,7 @@ class NanInf(Check):
     def on_finish(self, ctx: Session) -> None:
         done, self._after.pending = self._after.pending, None
         if done is not None:
-            try:
-                self._finished(ctx, *done)
-            except Exception:
-                pass
+            self._finished(ctx, *done)
 
     def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo) -> None:
         local = frame.f_locals
@@ -123,16 +115,16 @@ class NanInf(Check):
             if name in self._flagged:
                 continue
             value = resolve(frame, name, local)
-            if isinstance(value, torch.Tensor):
+            if is_a(value, torch.Tensor):
                 self._check(ctx, name, value, line)
         for owner in info.steps:
             opt = resolve(frame, owner, local)
-            if isinstance(opt, torch.optim.Optimizer) and self._due("step"):
+            if is_a(opt, torch.optim.Optimizer) and self._due("step"):
                 self._check_params(ctx, frame, opt, line)
 
     def _check_params(self, ctx: Session, frame: types.FrameType, opt: torch.optim.Optimizer,
                       line: int) -> None:
-        params = [p for g in opt.param_groups for p in g.get("params", []) if isinstance(p, torch.Tensor)]
+        params = [p for g in opt.param_groups for p in g.get("params", []) if is_a(p, torch.Tensor)]
         bad = _bad_among(params)
         if not bad:
             return
@@ -159,25 +151,14 @@ class NanInf(Check):
         }
         self.flag(ctx, "warning", data, (name,), line=line)
 
-    def _backward(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        ctx = self._ctx
-        if self._busy or ctx is None:
-            return call(*args, **kwargs)
-        self._busy = True
-        try:
-            try:
-                leaves = untraced(self._leaves_due, args, kwargs)
-            except Exception:
-                leaves = []
-            result = call(*args, **kwargs)
-            if leaves:
-                try:
-                    untraced(self._check_grads, ctx, leaves)
-                except Exception:
-                    pass
-            return result
-        finally:
-            self._busy = False
+    def _before(self, ctx: Session, call: BackwardCall) -> None:
+        if call.kind != "grad":
+            call.notes[self.code] = self._leaves_due(*call.autograd_args())
+
+    def _after_call(self, ctx: Session, call: BackwardCall) -> None:
+        leaves = call.notes.get(self.code)
+        if leaves and call.error is None:
+            self._check_grads(ctx, leaves)
 
     def _leaves_due(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor]:
         """The leaves whose gradients to check after this backward() (none on most calls)."""

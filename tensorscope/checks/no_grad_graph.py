@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
+from tensorscope.checks._source import instance_dict
 from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import backward_target
 from tensorscope.checks.naming import look, scope_body, statement_path
 from tensorscope.engine.collect import iter_named_tensors
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -124,7 +126,7 @@ def _had_graph(node: ast.AST | None, frame: types.FrameType | None) -> bool:
     for n in ast.walk(node):
         if isinstance(n, ast.Name):
             value = local.get(n.id, frame.f_globals.get(n.id))
-            if isinstance(value, torch.Tensor) and value.requires_grad:
+            if is_a(value, torch.Tensor) and value.requires_grad:
                 return True
     return False
 
@@ -160,7 +162,7 @@ def _float_leaves(frame: types.FrameType, exclude: torch.Tensor | None) -> tuple
     attributes = {}  # one level into plain objects: `self.w`, `trainer.model`
     for scope in scopes:
         for owner, value in scope.items():
-            state = getattr(value, "__dict__", None) if not isinstance(
+            state = instance_dict(value) if not isinstance(
                 value, torch.nn.Module | types.ModuleType | type) and not callable(value) else None
             if isinstance(state, dict):
                 attributes.update({f"{owner}.{k}": v for k, v in state.items() if isinstance(k, str)})

@@ -13,6 +13,7 @@ import torch
 
 from tensorscope.checks._source import line_info, resolve
 from tensorscope.checks.base import Check
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -36,7 +37,7 @@ class NonLeafGrad(Check):
             if key in self._flagged:
                 continue
             t = resolve(frame, name)
-            if not isinstance(t, torch.Tensor) or t.is_leaf or t.retains_grad:
+            if not is_a(t, torch.Tensor) or t.is_leaf or t.retains_grad:
                 continue
             self._flagged.add(key)
             gf = t.grad_fn

@@ -12,6 +12,7 @@ from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import failing_module, input_name
 from tensorscope.checks.naming import Line, describe, look
 from tensorscope.engine.collect import grad_of
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -33,7 +34,7 @@ def _grad_none(line: Line) -> tuple[str, torch.Tensor] | None:
     for node in line.walk():
         if isinstance(node, ast.Attribute) and node.attr == "grad":
             value = line.value(node.value)
-            if isinstance(value, torch.Tensor) and grad_of(value) is None:
+            if is_a(value, torch.Tensor) and grad_of(value) is None:
                 return line.src(node.value), value
     return None
 
@@ -44,7 +45,7 @@ def _embedding_range(line: Line, exc: BaseException, frame: types.FrameType | No
     if failing is None or not isinstance(failing[0], torch.nn.Embedding) or not failing[1]:
         return None
     module, (indices, *_) = failing
-    if not isinstance(indices, torch.Tensor) or indices.numel() == 0:
+    if not is_a(indices, torch.Tensor) or indices.numel() == 0:
         return None
     with torch.no_grad(), torch._C.DisableTorchFunction():
         largest = int(indices.max())

@@ -13,6 +13,7 @@ import torch
 from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import failing_module, input_name, loss_parts
 from tensorscope.checks.naming import Line, call_receiver, calls_named, describe, look, shape_text
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
@@ -296,7 +297,7 @@ class ShapeMismatch(Check):
               ) -> Data | None:
         """Losses: input and target shapes must fit the loss's convention."""
         loss, (input_name_, value), (target_name, target) = loss_parts(line, exc, frame)
-        if not isinstance(value, torch.Tensor) or not isinstance(target, torch.Tensor):
+        if not is_a(value, torch.Tensor) or not is_a(target, torch.Tensor):
             return None
         mi, mt = describe(value), describe(target)
         return {"variant": "loss", "loss": loss, "input": input_name_,
@@ -346,7 +347,7 @@ class ShapeMismatch(Check):
         for node in line.walk():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 value = line.value(node.func.value)
-                if isinstance(value, torch.Tensor):
+                if is_a(value, torch.Tensor):
                     candidates.append((line.src(node.func.value), value))
         candidates += [(r.text, r.value) for r in line.tensors()]
         for name, t in candidates:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from tensorscope.engine.graph import graph_of
+from tensorscope.engine.values import is_a
 from tensorscope.model import GradView, GraphNode, OptimizerView, Stats, TensorView
 
 PREVIEW_NUMEL = 16
@@ -167,7 +168,7 @@ def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = t.grad
-    return g if isinstance(g, torch.Tensor) else None
+    return g if is_a(g, torch.Tensor) else None
 
 
 def view_grad(g: torch.Tensor, device_name: DeviceName | None = None) -> GradView:
@@ -221,9 +222,9 @@ def iter_named_tensors(
 
 
 def _expand(name: str, value: Any) -> Iterator[tuple[str, torch.Tensor, str]]:
-    if isinstance(value, torch.Tensor):
-        yield name, value, "parameter" if isinstance(value, torch.nn.Parameter) else "tensor"
-    elif isinstance(value, torch.nn.Module):
+    if is_a(value, torch.Tensor):
+        yield name, value, "parameter" if is_a(value, torch.nn.Parameter) else "tensor"
+    elif is_a(value, torch.nn.Module):
         try:
             for pname, p in value.named_parameters():
                 yield f"{name}.{pname}", p, "parameter"
@@ -235,7 +236,7 @@ def _expand(name: str, value: Any) -> Iterator[tuple[str, torch.Tensor, str]]:
     elif type(value) in (list, tuple):
         shown = 0
         for i, item in enumerate(value[:256]):
-            if isinstance(item, torch.Tensor):
+            if is_a(item, torch.Tensor):
                 yield f"{name}[{i}]", item, "tensor"
                 shown += 1
                 if shown >= CONTAINER_ITEMS:
@@ -243,7 +244,7 @@ def _expand(name: str, value: Any) -> Iterator[tuple[str, torch.Tensor, str]]:
     elif type(value) is dict:
         shown = 0
         for key, item in list(value.items())[:256]:
-            if isinstance(item, torch.Tensor) and isinstance(key, str | int):
+            if is_a(item, torch.Tensor) and isinstance(key, str | int):
                 yield f"{name}[{key!r}]", item, "tensor"
                 shown += 1
                 if shown >= CONTAINER_ITEMS:
@@ -284,7 +285,7 @@ def collect(
         optimizers = tuple(
             _view_optimizer(name, v)
             for name, v in namespace.items()
-            if isinstance(v, torch.optim.Optimizer)
+            if is_a(v, torch.optim.Optimizer)
         )
     return tuple(views), optimizers
 

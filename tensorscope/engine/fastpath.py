@@ -1,13 +1,16 @@
 """Library calls that cannot reach the user's code run with the tracer off: tracing costs only in user code.
 
 On Python 3.11 `sys.settrace` slows every Python function the script's thread runs, library code
-included, even when the tracer ignores it. Most of a training step is spent in a few library entry
-points: a module's forward, an optimizer's `step` and `zero_grad`, and `import` (the first optimizer
-imports `torch._dynamo`). While one of those runs and nothing it can call comes from the user's files,
-the thread's tracer is switched off and restored when the call returns or raises. Calls that may reach
-user code stay traced, exactly as before: a model holding a class, hook or callable from the user's
-files, arguments of user-defined types or callables, a torch function or dispatch mode of the user's,
-an optimizer subclass, hook or closure of the user's, and imports of --trace-modules.
+included, even when the tracer ignores it. Most of a training step is spent in a module's forward and an
+optimizer's `step`. PyTorch's global hooks (a module forward pre-hook and an always-called forward hook,
+the optimizer step pre- and post-hooks) switch the thread's tracer off while one of those runs and
+nothing it can call comes from the user's files, and back on when it returns (a module's forward also
+when it raises). Nothing of torch is replaced, so the script cannot see any of it. Calls that may reach
+user code stay traced: a model holding a class, hook or callable from the user's files, arguments of
+user-defined types or callables, a torch function or dispatch mode of the user's, an optimizer subclass,
+hook or closure of the user's. `zero_grad` and `import` (no hook to use) stay traced. Not noticed: a
+callable of the user's passed to a library module as a keyword argument (the pre-hook sees positional
+arguments only).
 
 The one thing not noticed: a callable of the user's assigned as a plain attribute of a library module
 after that module's first call (`model.act = my_fn` mid-run). Submodules are noticed (PyTorch's module
@@ -16,9 +19,7 @@ registration hook), and so is a changed number of children.
 
 from __future__ import annotations
 
-import builtins
 import functools
-import importlib
 import sys
 import threading
 import types
@@ -30,6 +31,8 @@ from typing import Any
 import torch
 from torch.nn.modules import module as _nn_module
 from torch.optim import optimizer as _optim_module
+
+from tensorscope.engine.values import is_a
 
 _PLAIN: frozenset[type] = frozenset({
     torch.Tensor, torch.nn.Parameter, int, float, bool, complex, str, bytes, type(None), slice,
@@ -47,7 +50,6 @@ class LibraryCalls:
 
     def __init__(self, user_files: set[str], trace_modules: tuple[str, ...] = ()) -> None:
         self._files = user_files
-        self._trace_tops = frozenset(name.partition(".")[0] for name in trace_modules)
         self._classes: dict[type, bool] = {}
         self._trees: dict[int, tuple[weakref.ref[torch.nn.Module], int, list[Any] | None]] = {}
 
@@ -130,9 +132,9 @@ class LibraryCalls:
             return len(value) > _MAX_ITEMS or any(self.user_value(v, depth + 1) for v in value)
         if kind is dict:
             return len(value) > _MAX_ITEMS or any(self.user_value(v, depth + 1) for v in value.values())
-        if isinstance(value, torch.nn.Module):
+        if is_a(value, torch.nn.Module):
             return self._tree(value) is None
-        if isinstance(value, torch.Tensor):
+        if is_a(value, torch.Tensor):
             return self.user_class(kind)
         if callable(value):
             return self.user_callable(value, depth + 1)
@@ -203,7 +205,7 @@ class LibraryCalls:
                 return False
         return not self._modes_user()
 
-    # --- optimizers and imports ---------------------------------------------------------------------
+    # --- optimizers ---------------------------------------------------------------------
 
     def optimizer_safe(self, opt: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether `opt.step(...)` / `opt.zero_grad(...)` cannot reach the user's code."""
@@ -217,12 +219,6 @@ class LibraryCalls:
             return False
         return not self._modes_user()
 
-    def import_traced(self, name: str, level: int) -> bool:
-        """Whether an import may run a --trace-modules module (then it stays traced)."""
-        if not self._trace_tops:
-            return False
-        return bool(level) or name.partition(".")[0] in self._trace_tops
-
 
 _MODULE_STATE = frozenset({
     "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "_backward_pre_hooks",
@@ -232,12 +228,14 @@ _MODULE_STATE = frozenset({
 })
 """nn.Module's own bookkeeping: hooks there are looked at on each call, the rest never runs user code."""
 
-# --- the patches (installed while at least one session runs) ---------------------------------------
+# --- the hooks (registered while at least one session runs) -----------------------------------------
 
 _lock = threading.Lock()
 _active: dict[int, LibraryCalls] = {}
 _generation = 0
 _undo: list[Callable[[], None]] = []
+_off: dict[int, list[tuple[Any, Any]]] = {}
+"""Per thread: (module or optimizer, trace function) for each call that switched tracing off."""
 
 
 def _on_module_registered(*_args: Any) -> None:
@@ -246,143 +244,59 @@ def _on_module_registered(*_args: Any) -> None:
     _generation += 1
 
 
-def _untraced_call(lib: LibraryCalls | None, safe: Callable[[], bool], call: Callable[[], Any]) -> Any:
-    """`call()`, with this thread's tracer off when `safe()` (itself run untraced) says it may be."""
-    tracer = sys.gettrace() if lib is not None else None
+def _untrace(owner: Any, safe: Callable[[LibraryCalls], bool]) -> None:
+    """Switch this thread's tracing off for a call of `owner` when `safe` says it cannot reach user code."""
+    tid = threading.get_ident()
+    lib = _active.get(tid)
+    if lib is None:
+        return
+    tracer = sys.gettrace()
     if tracer is None:
-        return call()
+        return  # already untraced (an outer call), or not traced at all
     sys.settrace(None)
     try:
-        ok = safe()
-    except Exception:
-        ok = False
-    if not ok:
-        sys.settrace(tracer)
-        return call()
-    try:
-        return call()
-    finally:
+        ok = safe(lib)
+    except (TypeError, AttributeError, RuntimeError):
+        ok = False  # something unusual about the call: keep tracing it
+    if ok:
+        _off.setdefault(tid, []).append((owner, tracer))
+    else:
         sys.settrace(tracer)
 
 
-def _patch(owner: Any, name: str, make: Callable[[Any], Any], restore: Any = None) -> None:
-    own = owner.__dict__[name]
-    ours = make(own)
-    setattr(owner, name, ours)
-    back = own if restore is None else restore(own)
-
-    def undo() -> None:
-        if owner.__dict__.get(name) is ours:  # someone patched it after us: theirs stays
-            setattr(owner, name, back)
-
-    _undo.append(undo)
+def _retrace(owner: Any) -> None:
+    """The call of `owner` that switched tracing off is over: switch it back on."""
+    stack = _off.get(threading.get_ident())
+    if stack and stack[-1][0] is owner:
+        sys.settrace(stack.pop()[1])
 
 
-def _module_call(original: Any) -> Any:
-    get = _active.get
-    ident = threading.get_ident
-    gettrace = sys.gettrace
-    settrace = sys.settrace
-
-    def __call__(self: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
-        lib = get(ident())
-        tracer = gettrace() if lib is not None else None
-        if tracer is None:
-            return original(self, *args, **kwargs)
-        settrace(None)
-        try:
-            ok = lib.module_safe(self, args, kwargs)  # type: ignore[union-attr]
-        except Exception:
-            ok = False
-        if not ok:
-            settrace(tracer)
-            return original(self, *args, **kwargs)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            settrace(tracer)
-
-    return __call__
+def _module_pre(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+    _untrace(module, lambda lib: lib.module_safe(module, args, {}))
 
 
-def _optimizer_method(original: Any) -> Any:
-    @functools.wraps(original)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        lib = _active.get(threading.get_ident())
-        return _untraced_call(lib, lambda: lib.optimizer_safe(self, args, kwargs),  # type: ignore[union-attr]
-                              lambda: original(self, *args, **kwargs))
-
-    return method
+def _module_post(module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
+    _retrace(module)
 
 
-def _importer(original: Any) -> Any:
-    get = _active.get
-    ident = threading.get_ident
-    gettrace = sys.gettrace
-
-    def __import__(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (),
-                   level: int = 0) -> Any:
-        lib = get(ident())
-        if lib is None or gettrace() is None:  # another thread (the UI's), or already untraced
-            return original(name, globals, locals, fromlist, level)
-        return _untraced_call(lib, lambda: not lib.import_traced(name, level),
-                              lambda: original(name, globals, locals, fromlist, level))
-
-    return __import__
+def _step_pre(opt: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    if type(opt).__module__.partition(".")[0] == "torch":  # another library's may call back into the user's
+        _untrace(opt, lambda lib: lib.optimizer_safe(opt, args, kwargs))
 
 
-def _import_module(original: Any) -> Any:
-    @functools.wraps(original)
-    def import_module(name: str, package: str | None = None) -> Any:
-        lib = _active.get(threading.get_ident())
-        level = int(name.startswith("."))
-        return _untraced_call(lib, lambda: not lib.import_traced(name, level),  # type: ignore[union-attr]
-                              lambda: original(name, package))
-
-    return import_module
-
-
-def _optimizer_classes() -> Iterator[type]:
-    todo = [torch.optim.Optimizer]
-    seen: set[type] = set()
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        yield cls
-        todo.extend(cls.__subclasses__())
+def _step_post(opt: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    _retrace(opt)
 
 
 def _install() -> None:
-    _patch(builtins, "__import__", _importer)
-    _patch(importlib, "import_module", _import_module)
-    _patch(torch.nn.Module, "__call__", _module_call)
-    handle = _nn_module.register_module_module_registration_hook(_on_module_registered)
-    _undo.append(handle.remove)
-    for cls in _optimizer_classes():
-        if cls.__module__.partition(".")[0] != "torch":
-            continue  # only PyTorch's own optimizers: another library's may call back into the user's code
-        if "zero_grad" in cls.__dict__:
-            _patch(cls, "zero_grad", _optimizer_method)
-        if "step" in cls.__dict__ and cls is not torch.optim.Optimizer:
-            _patch(cls, "step", _hooked_step, restore=_with_hooks)
-
-
-def _with_hooks(step: Any) -> Any:
-    """An optimizer's step wrapped as PyTorch wraps it at the first construction (runs the step hooks)."""
-    if getattr(step, "hooked", False):
-        return step
-    hooked = torch.optim.Optimizer.profile_hook_step(step)
-    hooked.hooked = True  # type: ignore[attr-defined]
-    return hooked
-
-
-def _hooked_step(own: Any) -> Any:
-    """The optimizer's step, with PyTorch's hook-running wrapper inside ours (PyTorch would add it later)."""
-    step = _optimizer_method(_with_hooks(own))
-    step.hooked = True  # type: ignore[attr-defined]
-    return step
+    for handle in (
+        _nn_module.register_module_forward_pre_hook(_module_pre),
+        _nn_module.register_module_forward_hook(_module_post, always_call=True),
+        _nn_module.register_module_module_registration_hook(_on_module_registered),
+        _optim_module.register_optimizer_step_pre_hook(_step_pre),
+        _optim_module.register_optimizer_step_post_hook(_step_post),
+    ):
+        _undo.append(handle.remove)
 
 
 def _uninstall() -> None:
@@ -398,7 +312,7 @@ def untraced_library_calls(lib: LibraryCalls) -> Iterator[None]:
         if not _active:
             try:
                 _install()
-            except Exception:
+            except BaseException:
                 _uninstall()
                 raise
         _active[tid] = lib
@@ -407,5 +321,6 @@ def untraced_library_calls(lib: LibraryCalls) -> Iterator[None]:
     finally:
         with _lock:
             _active.pop(tid, None)
+            _off.pop(tid, None)
             if not _active:
                 _uninstall()

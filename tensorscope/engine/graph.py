@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from tensorscope.engine.values import is_a
 from tensorscope.model import GraphNode
 
 MAX_NODES = 40
@@ -35,7 +36,7 @@ def _leaf_name(t: Any, names: Mapping[int, str]) -> str:
     name = names.get(id(t))
     if name is not None:
         return name
-    if isinstance(t, torch.Tensor):
+    if is_a(t, torch.Tensor):
         shape = "×".join(str(d) for d in t.shape) or "()"
         return f"{shape} {str(t.dtype).removeprefix('torch.')}"
     return "?"

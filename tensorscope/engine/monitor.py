@@ -42,7 +42,8 @@ class RunContext(Protocol):
 
 
 class Monitor:
-    """Base class for watchers of a run. Every method is optional; none may raise into the script."""
+    """Base class for watchers of a run. Every method is optional; none may raise into the script (an
+    error inside one is recorded in the run's internal errors, with the monitor's name)."""
 
     def activate(self, ctx: Session) -> AbstractContextManager[Any] | None:
         """Called in the script's thread before it starts; the returned context stays entered."""
@@ -55,6 +56,12 @@ class Monitor:
                      line: int) -> bool:
         """The script raised `exc` uncaught at `line`. Return True when a flag explained it."""
         return False
+
+    def on_raise(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int) -> None:
+        """The user's code raised `exc` at `line` of `frame` (it may yet be caught); never call it."""
+
+    def on_handled(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int) -> None:
+        """A handler at `line` of `frame` caught `exc`, raised earlier in the user's code."""
 
     def on_finish(self, ctx: Session) -> None:
         """The script ended (any way)."""

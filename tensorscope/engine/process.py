@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.model import FrameInfo, Step, Trace
 
 Mode = Literal["interactive", "record", "run"]
@@ -407,6 +408,7 @@ class EngineProcess:
             elif kind == "end":
                 trace = dataclasses.replace(msg[1], steps=tuple(self.steps))
                 result = RunResult(trace, list(msg[2]))
+                INTERNAL_ERRORS.extend(msg[2])
             elif kind == "error":
                 result = RunResult(self._ending(None, error=msg[1]), [msg[1]])
         conn.close()

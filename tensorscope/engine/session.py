@@ -7,11 +7,13 @@ same Session.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import signal
 import sys
 import threading
 import time
+import traceback
 import types
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -23,15 +25,21 @@ import torch
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
 from tensorscope.engine.commands import COMMANDS, Command
+from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
+from tensorscope.engine.instrument import with_instrument
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.simcuda import SimulatedCuda
+from tensorscope.engine.stepping import is_new_step, pauses_at, statement_starts
 from tensorscope.engine.target import ScriptTarget, display_path
-from tensorscope.model import ExceptionInfo, Flag, FrameInfo, Severity, Step, Trace
+from tensorscope.engine.tracer import Tracer, make_tracer
+from tensorscope.model import ExceptionInfo, Flag, FrameInfo, RaisedInfo, Severity, Step, Trace
 
 STACK_SHOWN = 32
 """How many of the user's frames a Step keeps (the outermost, the innermost): deep recursion stays cheap."""
 _NOT_STEPPED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
+
+
 
 
 class _StopScript(BaseException):
@@ -59,7 +67,7 @@ class Session:
     ) -> None:
         self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script, list(argv))
         self.trace_modules = tuple(trace_modules)
-        self.monitors: list[Monitor] = list(monitors or ())
+        self.monitors: list[Monitor] = with_instrument(monitors or ())  # checks' torch events: one layer
         self.max_steps = max_steps
         self.stop_on_flags = stop_on_flags
         self.on_step = on_step
@@ -78,8 +86,18 @@ class Session:
         self._display: dict[str, str] = {str(self.target.path): self.target.display}
         self._sources: dict[str, tuple[str, ...]] = {self.target.display: self.target.lines}
         self._user_code: dict[types.CodeType, bool] = {}
+        self._stepped: dict[types.CodeType, bool] = {}
+        self._starts: dict[types.CodeType, dict[int, int]] = {}
+        """Per code object: line -> first line of its statement (a multi-line statement is one step)."""
+        self._starts_by_file: dict[str, dict[int, int]] = {}
         self._depth: dict[types.FrameType, int] = {}
-        self._unwinding: set[types.FrameType] = set()
+        self._raised: RaisedInfo | None = None
+        """The last exception raised in the user's code, until the next Step carries it."""
+        self._raised_exc: BaseException | None = None
+        self._catch_frame: types.FrameType | None = None
+        """The frame the last raised exception is in now (where a handler would catch it)."""
+        self.tracer: Tracer | None = None
+        """The tracer backend of this run (sys.monitoring or sys.settrace), once it starts."""
         self._breaks: frozenset[tuple[str, int]] = frozenset()
         for bp in breakpoints:
             if isinstance(bp, int):
@@ -261,7 +279,7 @@ class Session:
         f = self._cur_frame
         if f is None:
             return self.target.display, self._last_module_line, "<module>"
-        return self._display_of(f.f_code.co_filename), f.f_lineno or 0, f.f_code.co_name
+        return self._display_of(f.f_code.co_filename), self._line_of(f), f.f_code.co_name
 
     def source_line(self, frame: types.FrameType | None = None, line: int | None = None) -> str:
         f = frame or self._cur_frame
@@ -401,42 +419,46 @@ class Session:
                     cm = m.activate(self)
                     if cm is not None:
                         stack.enter_context(cm)
-                library = LibraryCalls(self._user_files, self.trace_modules)
-                stack.enter_context(untraced_library_calls(library))  # after the monitors' own patches
+                if sys.version_info < (3, 12):  # 3.12+ pays nothing for library code anyway
+                    library = LibraryCalls(self._user_files, self.trace_modules)
+                    stack.enter_context(untraced_library_calls(library))  # after the monitors' patches
                 with self._lock:
                     self._script_ident = threading.get_ident()
                     self._running = True
-                sys.settrace(self._trace_call)
+                tracer = self.tracer = make_tracer(self)
+                tracer.start()
                 try:
                     exec(target.code, namespace)
                     completed = True
                 except _StopScript:
                     reason = self._stop_reason
                 except SystemExit as exc:
-                    sys.settrace(None)
+                    tracer.stop()
                     exit_code = self._exit_status(exc)
                     completed, reason = exit_code == 0, "exit"
                 except KeyboardInterrupt as exc:
-                    sys.settrace(None)
+                    tracer.stop()
                     if self._kicked:  # the timeout interrupted a long call
                         reason = self._stop_reason
+                    elif not self._interactive and _from_signal(exc):  # Ctrl+C on `trace`/`check`
+                        reason = "stopped"  # keep what was recorded
                     else:
                         reason = "exception"
                         exc_info = self._on_script_exception(exc)
                 except BaseException as exc:  # the script's own error: becomes a Step
-                    sys.settrace(None)
+                    tracer.stop()
                     reason = "exception"
                     exc_info = self._on_script_exception(exc)
                 finally:
-                    sys.settrace(None)
+                    tracer.stop()
                     with self._lock:
                         self._running = False
                     self._cur_frame = None
                 for m in self.monitors:
                     try:
                         m.on_finish(self)
-                    except Exception:
-                        pass
+                    except Exception as exc:
+                        self._internal(_monitor_name(m), exc)
                 if reason in ("finished", "exit") and (self._record or self._interactive):
                     self._end_step(namespace)
         self._capture.uninstall()
@@ -471,18 +493,40 @@ class Session:
             stderr=self._capture.total("stderr"),
             flags=tuple(self.flags),
             simulated_cuda=self._sim is not None,
+            internal_errors=tuple(self.internal_errors),
         )
 
-    # --- tracing --------------------------------------------------------------------------------
+    # --- tracing: the TraceHandler the tracer backend calls ------------------------------------------
 
-    def _trace_call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
-        code = frame.f_code
-        known = self._user_code.get(code)
+    def traced(self, code: types.CodeType) -> bool:
+        """Whether `code`'s lines are stepped: the user's code, not a comprehension, lambda or genexpr."""
+        known = self._stepped.get(code)
         if known is None:
             known = self.is_user_code(code) and code.co_name not in _NOT_STEPPED
-            self._user_code[code] = known
-        if not known:
-            return None
+            self._stepped[code] = known
+        return known
+
+    def source_of(self, code: types.CodeType) -> str:
+        """The text of the file `code` was compiled from, as this session read it."""
+        if code.co_filename == str(self.target.path):
+            return self.target.source
+        return "\n".join(self._sources.get(self._display_of(code.co_filename), ()))
+
+    def _statement(self, code: types.CodeType, line: int) -> int:
+        """The first line of the statement `line` belongs to in `code`'s file."""
+        starts = self._starts.get(code)
+        if starts is None:
+            by_file = self._starts_by_file.get(code.co_filename)
+            if by_file is None:
+                by_file = self._starts_by_file[code.co_filename] = statement_starts(self.source_of(code))
+            starts = self._starts[code] = by_file
+        return starts.get(line, line)
+
+    def _line_of(self, frame: types.FrameType) -> int:
+        return self._statement(frame.f_code, frame.f_lineno or 0) if frame.f_lineno else 0
+
+    def enter(self, frame: types.FrameType) -> None:
+        """A stepped frame starts or resumes: note its depth among the user's frames."""
         parent = frame.f_back
         depth = 0
         while parent is not None:
@@ -492,31 +536,87 @@ class Session:
                 break
             parent = parent.f_back
         self._depth[frame] = depth
-        return self._trace_local
 
-    def _trace_local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+    def line(self, frame: types.FrameType, line: int, back_jump: bool) -> None:
+        """A line event: a step when it starts a new statement (or a loop comes back to its line)."""
         try:
-            if event == "line":
-                self._on_line(frame)
-            elif event == "return":
-                self._on_return(frame)
-            elif event == "exception":
-                self._unwinding.add(frame)
+            start = self._statement(frame.f_code, line) if line else 0
+            if not is_new_step(self._frame_line.get(frame), start, back_jump):
+                return
+            if frame is self._catch_frame and self._raised is not None:
+                self._caught(frame, start)
+            self._on_line(frame, start)
         except _StopScript:
             raise
         except Exception as exc:  # a bug of ours must never become the script's exception
-            self.internal_errors.append(f"{type(exc).__name__}: {exc}")
-        return self._trace_local
+            self._internal("engine (line)", exc)
 
-    def _on_line(self, frame: types.FrameType) -> None:
+    def leave(self, frame: types.FrameType, unwinding: bool) -> None:
+        """A stepped frame returns, yields or is unwound by an exception."""
+        try:
+            self._on_return(frame, unwinding)
+        except _StopScript:
+            raise
+        except Exception as exc:
+            self._internal("engine (return)", exc)
+
+    def raised(self, frame: types.FrameType, exc: BaseException) -> None:
+        """An exception is raised in a stepped frame, or propagates into one."""
+        if isinstance(exc, _StopScript):
+            return
+        try:
+            if exc is self._raised_exc:  # the same exception, now in a caller
+                self._catch_frame = frame
+                return
+            line = self._line_of(frame)
+            self._raised_exc = exc
+            self._catch_frame = frame
+            self._raised = RaisedInfo(
+                type=_exception_type_name(exc),
+                message=_safe_message(exc),
+                line=line,
+                function=frame.f_code.co_name,
+                file=self._display_of(frame.f_code.co_filename),
+            )
+            self._cur_frame = frame
+            for m in self.monitors:
+                try:
+                    m.on_raise(self, exc, frame, line)
+                except Exception as err:
+                    self._internal(_monitor_name(m), err)
+        except Exception as err:
+            self._internal("engine (raise)", err)
+
+    def handled(self, frame: types.FrameType, exc: BaseException) -> None:
+        """A handler in `frame` catches `exc`: the next step there is where it was caught."""
+        if exc is self._raised_exc:
+            self._catch_frame = frame
+
+    def _caught(self, frame: types.FrameType, line: int) -> None:
+        raised, exc = self._raised, self._raised_exc
+        assert raised is not None and exc is not None
+        self._raised = dataclasses.replace(raised, caught_line=line)
+        self._catch_frame = None
+        self._raised_exc = None
+        self._cur_frame = frame
+        for m in self.monitors:
+            try:
+                m.on_handled(self, exc, frame, line)
+            except Exception as err:
+                self._internal(_monitor_name(m), err)
+
+    def _internal(self, who: str, exc: BaseException) -> None:
+        """Record an error inside tensorscope (a check's or the engine's), with its traceback."""
+        text = f"{who}: " + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+        self.internal_errors.append(text)
+        INTERNAL_ERRORS.append(text)
+
+    def _on_line(self, frame: types.FrameType, line: int) -> None:
         if self._stop.is_set():
             raise _StopScript
-        if not frame.f_lineno:  # an empty script's body: no line of the user's to show
+        if not line:  # an empty script's body: no line of the user's to show
             return
-        if self._unwinding:
-            self._unwinding.discard(frame)
         self._cur_frame = frame
-        line = frame.f_lineno
         prev_line = self._frame_line.get(frame)
         self._frame_line[frame] = line
         if frame.f_code is self.target.code:
@@ -524,46 +624,36 @@ class Session:
         for m in self._line_monitors:
             try:
                 m.on_line(self, frame, line)
-            except Exception:
-                pass
-        mode = self._mode
-        if mode == "step" or (self._interactive and self._interrupt_at >= self._applied):
-            stop = True
-        elif (frame.f_code.co_filename, line) in self._breaks:
-            stop = True
-        elif mode == "next":
-            stop = self._depth.get(frame, 0) <= self._cmd_depth
-        elif mode == "finish":
-            stop = self._depth.get(frame, 0) < self._cmd_depth
-        else:
-            stop = self.stop_on_flags and any(
-                f.severity != "info" for f in self._pending_flags
-            )
+            except Exception as exc:
+                self._internal(_monitor_name(m), exc)
+        stop = pauses_at(
+            self._mode, "line", self._depth.get(frame, 0), self._cmd_depth,
+            at_breakpoint=(frame.f_code.co_filename, line) in self._breaks,
+            flagged=self.stop_on_flags and any(f.severity != "info" for f in self._pending_flags),
+            interrupted=self._interactive and self._interrupt_at >= self._applied,
+        )
         if stop:
             if prev_line is not None:
                 prev = (self._display_of(frame.f_code.co_filename), prev_line)
             else:  # just entered: what ran last is the caller's line that made the call
                 caller = self._user_parent(frame)
                 prev = None if caller is None else (
-                    self._display_of(caller.f_code.co_filename), caller.f_lineno or 0)
+                    self._display_of(caller.f_code.co_filename), self._line_of(caller))
             self._pause(frame, "line", line, prev)
 
-    def _on_return(self, frame: types.FrameType) -> None:
+    def _on_return(self, frame: types.FrameType, unwinding: bool) -> None:
         depth = self._depth.pop(frame, 0)
         self._frame_line.pop(frame, None)
-        unwinding = frame in self._unwinding
-        if unwinding:
-            self._unwinding.discard(frame)
         if frame.f_code is self.target.code:
             return  # the module's end is recorded once exec() returns
         parent = self._user_parent(frame)
         if not unwinding and not self._stop.is_set():
-            mode = self._mode
-            if mode == "step" or (mode == "next" and depth <= self._cmd_depth):
+            if pauses_at(self._mode, "return", depth, self._cmd_depth):
                 self._depth[frame] = depth  # still on screen while paused
                 try:
-                    here = (self._display_of(frame.f_code.co_filename), frame.f_lineno)
-                    self._pause(frame, "return", frame.f_lineno, here)
+                    line = self._line_of(frame)
+                    here = (self._display_of(frame.f_code.co_filename), line)
+                    self._pause(frame, "return", line, here)
                 finally:
                     self._depth.pop(frame, None)
         self._cur_frame = parent
@@ -592,8 +682,8 @@ class Session:
         if self.on_step is not None:  # the callback is how Steps arrive; nothing piles up for wait()
             try:
                 self.on_step(step)
-            except Exception:
-                pass
+            except Exception as exc:
+                self._internal("on_step", exc)
         elif self._interactive:
             self._events.put(step)
 
@@ -633,7 +723,7 @@ class Session:
         f = frame
         while f is not None:
             if f in self._depth or f is frame:
-                frames.append(self._frame_info(f, f.f_lineno or 0))
+                frames.append(self._frame_info(f, self._line_of(f)))
             f = f.f_back
         stack = tuple(reversed(frames))
         if len(self._frames) > 10_000:
@@ -667,6 +757,7 @@ class Session:
         out, err = self._capture.take()
         flags = tuple(self._pending_flags)
         self._pending_flags.clear()
+        raised, self._raised = self._raised, None
         file = self._display_of(frame.f_code.co_filename) if frame else self.target.display
         if stack is None:
             stack = self._stack(frame)
@@ -688,6 +779,7 @@ class Session:
             stdout=out,
             stderr=err,
             exception=exception,
+            raised=raised,
             grad_enabled=torch.is_grad_enabled(),
             stack=stack,
         )
@@ -723,12 +815,13 @@ class Session:
             traceback=frames,
         )
         self._cur_frame = frame
+        self._raised = self._raised_exc = self._catch_frame = None  # the exception Step tells it
         for m in self.monitors:
             try:
                 if m.on_exception(self, exc, frame, line):
                     break
-            except Exception:
-                continue
+            except Exception as err:
+                self._internal(_monitor_name(m), err)
         if self._record or self._interactive:
             here = (info.file, line)
             step = self._make_step(frame, "exception", line, here, exception=info, stack=frames or None)
@@ -744,3 +837,32 @@ def _exception_type_name(exc: BaseException) -> str:
         return cls.__qualname__
     return f"{module}.{cls.__qualname__}"
 
+
+
+def _monitor_name(monitor: Monitor) -> str:
+    """How an internal error names the check it happened in: its `code`, else its class name."""
+    code = getattr(type(monitor), "code", None)
+    return f"{type(monitor).__name__} ({code})" if isinstance(code, str) else type(monitor).__name__
+
+
+def _safe_message(exc: BaseException) -> str:
+    """str(exc) where that runs none of the user's code (a `__str__` of theirs stays uncalled)."""
+    if isinstance(type(exc).__str__, types.FunctionType):
+        return ""
+    if all(isinstance(a, str | int | float | bool) or a is None for a in exc.args):
+        return str(exc)
+    return ""
+
+
+def _from_signal(exc: BaseException) -> bool:
+    """Whether a KeyboardInterrupt came from SIGINT (Ctrl+C), not from a `raise` in the code."""
+    import dis
+
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    op = code[tb.tb_lasti] if 0 <= tb.tb_lasti < len(code) else 0
+    return dis.opname[op] not in ("RAISE_VARARGS", "RERAISE")

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from tensorscope.engine.instrument import call_as, caller_of_op
 from tensorscope.engine.simcuda_checks import CPU, DeviceDispatch, legacy_type, storage_of, tensors_in
 from tensorscope.engine.simcuda_queries import (
     DEVICE_NAME,
@@ -28,6 +29,7 @@ from tensorscope.engine.simcuda_queries import (
     real_cuda_available,
 )
 from tensorscope.engine.target import ScriptError
+from tensorscope.engine.values import is_a
 
 __all__ = ["DEVICE_NAME", "SimulateCudaError", "SimulatedCuda", "real_cuda_available", "simulated_device"]
 
@@ -125,11 +127,11 @@ class SimulatedCuda:
 
     def mark_outputs(self, out: Any, device: torch.device) -> None:
         """Give every tensor a call returned (directly or in a tuple or list) `device`."""
-        if isinstance(out, torch.Tensor):
+        if is_a(out, torch.Tensor):
             self.mark(out, device)
         elif isinstance(out, list | tuple):
             for o in out:
-                if isinstance(o, torch.Tensor):
+                if is_a(o, torch.Tensor):
                     self.mark(o, device)
 
     def mark_grads(self, leaves: list[torch.Tensor]) -> None:
@@ -177,10 +179,11 @@ class _DeviceFunctions(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
+        caller = caller_of_op()  # warnings inside the op are the user's line's, as under python
         kwargs = kwargs or {}
         sim = self.sim
         if func in _QUERIES:
-            return func(*args, **kwargs)
+            return call_as(caller, func, args, kwargs)
         handler = _HANDLERS.get(func)
         if handler is not None:
             return handler(sim, func, args, kwargs)
@@ -197,7 +200,7 @@ class _DeviceFunctions(TorchFunctionMode):
         for group in groups:
             for a in group:
                 for t in a if type(a) is list or type(a) is tuple else (a,):
-                    if isinstance(t, torch.Tensor):
+                    if is_a(t, torch.Tensor):
                         try:
                             found = get(ref(t.untyped_storage()))
                         except (RuntimeError, NotImplementedError, TypeError):
@@ -207,16 +210,16 @@ class _DeviceFunctions(TorchFunctionMode):
                         elif cuda is None:
                             cuda = found
         if cuda is None:  # the CPU only, as PyTorch really runs it
-            return func(*args, **kwargs)
+            return call_as(caller, func, args, kwargs)
         if not has_cpu:  # one device: the results are there too
-            out = func(*args, **kwargs)
+            out = call_as(caller, func, args, kwargs)
             sim.mark_outputs(out, cuda)
             return out
         previous = sim._call  # devices mix: PyTorch's checks, op by op
         sim._call = args
         try:
             with sim._dispatch:
-                return func(*args, **kwargs)
+                return call_as(caller, func, args, kwargs)
         finally:
             sim._call = previous
 
@@ -238,10 +241,10 @@ def _with_device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: d
     finally:
         sim._explicit, sim._call = previous
     inputs = list(tensors_in(args, kwargs))
-    if isinstance(out, torch.Tensor):
+    if is_a(out, torch.Tensor):
         return _placed(sim, out, device, inputs)
     if isinstance(out, tuple | list):
-        return type(out)(_placed(sim, o, device, inputs) if isinstance(o, torch.Tensor) else o for o in out)
+        return type(out)(_placed(sim, o, device, inputs) if is_a(o, torch.Tensor) else o for o in out)
     return out
 
 
@@ -262,7 +265,7 @@ def _to(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, 
     new_args = list(args)
     new_kwargs = dict(kwargs)
     for i, a in enumerate(args[1:], start=1):
-        if isinstance(a, torch.Tensor):
+        if is_a(a, torch.Tensor):
             target = sim.device_of(a)
             break
         if _is_device_like(a):
@@ -325,7 +328,7 @@ def _type(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str
     if len(args) == 1 and not kwargs:
         return legacy_type(sim, args[0])
     out = func(*args, **kwargs)
-    if isinstance(out, torch.Tensor) and out is not args[0]:
+    if is_a(out, torch.Tensor) and out is not args[0]:
         sim.mark(out, sim.device_of(args[0]))
     return out
 
@@ -337,7 +340,7 @@ def _as_tensor(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dic
     if kwargs.get("device") is not None:
         return _with_device(sim, func, args, kwargs)
     out = func(*args, **kwargs)
-    if isinstance(out, torch.Tensor) and isinstance(args[0], torch.Tensor) and out is not args[0]:
+    if is_a(out, torch.Tensor) and is_a(args[0], torch.Tensor) and out is not args[0]:
         sim.mark(out, sim.device_of(args[0]))
     return out
 
@@ -354,7 +357,7 @@ def _graph_leaves(roots: Any) -> list[torch.Tensor]:
                 continue
             seen.add(node)
             variable = getattr(node, "variable", None)
-            if isinstance(variable, torch.Tensor):
+            if is_a(variable, torch.Tensor):
                 found.append(variable)
             nodes.extend(n for n, _ in node.next_functions if n is not None)
     return found
@@ -372,16 +375,16 @@ def _autograd_grad(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs:
     """`torch.autograd.grad(outputs, inputs)`: each gradient on its input's device."""
     out = func(*args, **kwargs)
     inputs = args[1] if len(args) > 1 else kwargs.get("inputs")
-    wanted = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs or ())
+    wanted = [inputs] if is_a(inputs, torch.Tensor) else list(inputs or ())
     for g, t in zip(out, wanted, strict=False):
-        if isinstance(g, torch.Tensor) and isinstance(t, torch.Tensor):
+        if is_a(g, torch.Tensor) and is_a(t, torch.Tensor):
             sim.mark(g, sim.device_of(t))
     return out
 
 
 def _grad(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     g = func(*args, **kwargs)
-    if isinstance(g, torch.Tensor):
+    if is_a(g, torch.Tensor):
         sim.mark(g, sim.device_of(args[0]))
     return g
 
@@ -444,8 +447,9 @@ class _DeviceAnswers(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
+        caller = caller_of_op()
         kwargs = kwargs or {}
         handler = _ANSWERS.get(func)
         if handler is not None:
             return handler(self.sim, func, args, kwargs)
-        return func(*args, **kwargs)
+        return call_as(caller, func, args, kwargs)

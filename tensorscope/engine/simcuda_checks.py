@@ -16,6 +16,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from tensorscope.engine.simcuda_ops import ARGUMENT_CHECKED
+from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.simcuda import SimulatedCuda
@@ -35,11 +36,11 @@ def storage_of(t: torch.Tensor) -> Any:
 def tensors_in(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[torch.Tensor]:
     """The tensors among an op's arguments (and inside its tensor lists)."""
     for a in (*args, *kwargs.values()):
-        if isinstance(a, torch.Tensor):
+        if is_a(a, torch.Tensor):
             yield a
         elif isinstance(a, list | tuple):
             for b in a:
-                if isinstance(b, torch.Tensor):
+                if is_a(b, torch.Tensor):
                     yield b
 
 
@@ -131,7 +132,7 @@ class DeviceDispatch(TorchDispatchMode):
         for group in groups:
             for a in group:
                 for t in a if type(a) is list or type(a) is tuple else (a,):
-                    if isinstance(t, torch.Tensor):
+                    if is_a(t, torch.Tensor):
                         has_tensor = True
                         try:
                             found = get(ref(t.untyped_storage()))
@@ -155,9 +156,9 @@ class DeviceDispatch(TorchDispatchMode):
         if target.type == "cuda":
             forget = sim._forget
             devices = sim._devices
-            outs = (out,) if isinstance(out, torch.Tensor) else out if isinstance(out, list | tuple) else ()
+            outs = (out,) if is_a(out, torch.Tensor) else out if isinstance(out, list | tuple) else ()
             for o in outs:
-                if isinstance(o, torch.Tensor):
+                if is_a(o, torch.Tensor):
                     storage = storage_of(o)
                     if storage is not None:
                         devices[ref(storage, forget)] = target
@@ -172,7 +173,7 @@ class DeviceDispatch(TorchDispatchMode):
         if rule.kind == "same":
             return sim.device_of(args[0])
         if rule.kind == "set":
-            return sim.device_of(args[1]) if len(args) > 1 and isinstance(args[1], torch.Tensor) else cuda
+            return sim.device_of(args[1]) if len(args) > 1 and is_a(args[1], torch.Tensor) else cuda
         if _in_backward():  # autograd's own ops: PyTorch moves gradients itself, never complains
             return cuda
         values = rule.named(args, kwargs)
@@ -210,7 +211,7 @@ class DeviceDispatch(TorchDispatchMode):
         """Indices may be on the CPU or on the indexed tensor's device; values follow the elementwise rule."""
         sim = self.sim
         target = values.get("self")
-        device = sim.device_of(target) if isinstance(target, torch.Tensor) else CPU
+        device = sim.device_of(target) if is_a(target, torch.Tensor) else CPU
         for t in tensors_in((values.get("indices"),), {}):
             d = sim.device_of(t)
             if d.type != "cpu" and d != device:
@@ -218,7 +219,7 @@ class DeviceDispatch(TorchDispatchMode):
                     f"indices should be either on cpu or on the same device as the indexed tensor ({device})"
                 )
         v = values.get("values")
-        if isinstance(v, torch.Tensor):
+        if is_a(v, torch.Tensor):
             dv = sim.device_of(v)
             if dv != device and not (dv.type == "cpu" and v.dim() == 0):
                 _raise_two_devices(device if device.type == "cuda" else dv, CPU)
@@ -255,7 +256,7 @@ def legacy_type(sim: SimulatedCuda, t: torch.Tensor) -> str:
 
 def _check_conv(sim: SimulatedCuda, x: Any, weight: Any, bias: Any) -> None:
     """Convolution's own check (its message names tensor types, not devices)."""
-    if not isinstance(x, torch.Tensor) or not isinstance(weight, torch.Tensor):
+    if not is_a(x, torch.Tensor) or not is_a(weight, torch.Tensor):
         return
     x_device = sim.device_of(x)
     mkldnn = x_device.type == "cpu"
@@ -265,7 +266,7 @@ def _check_conv(sim: SimulatedCuda, x: Any, weight: Any, bias: Any) -> None:
             f"Input type ({legacy_type(sim, x)}) and weight type ({legacy_type(sim, weight)}) "
             f"should be the same{tail}"
         )
-    if isinstance(bias, torch.Tensor) and x_device != sim.device_of(bias):
+    if is_a(bias, torch.Tensor) and x_device != sim.device_of(bias):
         if mkldnn:
             raise RuntimeError(
                 f"Input type ({legacy_type(sim, x)}) bias type ({legacy_type(sim, bias)}) should be the "

@@ -6,13 +6,16 @@ other thread, and PyTorch's own code where it picks a CPU or GPU path, keeps the
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
+
+from tensorscope.engine.instrument import REPLACEMENTS
 
 DEVICE_NAME = "Simulated GPU (tensorscope --simulate-cuda: the data stay on the CPU)"
 """What `torch.cuda.get_device_name()` answers while a script runs simulated."""
@@ -23,7 +26,7 @@ LOCAL = threading.local()
 
 def real_cuda_available() -> bool:
     """Whether this machine really has a usable CUDA device (whatever the simulation answers)."""
-    original = _ORIGINALS.get(("cuda", "is_available"), torch.cuda.is_available)
+    original = REPLACEMENTS.original(torch.cuda, "is_available")
     return bool(original())
 
 
@@ -36,11 +39,6 @@ def raise_invalid_ordinal() -> None:
         "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace "
         "below might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1"
     )
-
-
-_ORIGINALS: dict[tuple[str, str], Callable[..., Any]] = {}
-_PATCH_LOCK = threading.Lock()
-_patch_users = 0
 
 
 def _from_torch(depth: int = 3) -> bool:
@@ -122,24 +120,11 @@ def _gated(key: tuple[str, str], original: Callable[..., Any]) -> Callable[..., 
 
 @contextmanager
 def patched_device_queries() -> Iterator[None]:
-    """Install the thread-gated answers while any simulation runs; the originals come back after the last."""
-    global _patch_users
-    with _PATCH_LOCK:
-        if _patch_users == 0:
-            for key in _SIMULATED:
-                module = _module(key[0])
-                original = getattr(module, key[1], None)
-                if original is None:
-                    continue
-                _ORIGINALS[key] = original
-                setattr(module, key[1], _gated(key, original))
-        _patch_users += 1
-    try:
+    """Install the thread-gated answers (through the one registry of replaced attributes) while any
+    simulation runs; the originals come back after the last."""
+    with ExitStack() as stack:
+        for key in _SIMULATED:
+            module = _module(key[0])
+            if hasattr(module, key[1]):
+                stack.enter_context(REPLACEMENTS.replaced(module, key[1], functools.partial(_gated, key)))
         yield
-    finally:
-        with _PATCH_LOCK:
-            _patch_users -= 1
-            if _patch_users == 0:
-                for key, original in _ORIGINALS.items():
-                    setattr(_module(key[0]), key[1], original)
-                _ORIGINALS.clear()

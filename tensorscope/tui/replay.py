@@ -14,6 +14,7 @@ from pathlib import Path
 from textual.message_pump import MessagePump
 
 from tensorscope.engine import Command, ScriptTarget
+from tensorscope.engine.stepping import pauses_at
 from tensorscope.model import Flag, Step, Trace
 from tensorscope.tui.runner import Runner, toggle
 
@@ -28,19 +29,9 @@ def stops_here(step: Step, cmd: Command, depth: int, pending: list[Flag],
                breakpoints: set[tuple[str, int]]) -> bool:
     """Whether the live engine, running `cmd` given at call depth `depth`, pauses at recorded `step`
     (`pending`: the flags raised since the last pause, this step's included)."""
-    if step.event in ("exception", "end"):
-        return True
-    if cmd == "step":
-        return True
-    if step.event == "return":  # the engine pauses at a return only in step mode and in next
-        return cmd == "next" and step.depth <= depth
-    if (step.file, step.line) in breakpoints:
-        return True
-    if cmd == "next":
-        return step.depth <= depth
-    if cmd == "finish":
-        return step.depth < depth
-    return any(f.severity != "info" for f in pending)  # continue (the app stops on new flags)
+    return pauses_at(cmd, step.event, step.depth, depth,
+                     at_breakpoint=(step.file, step.line) in breakpoints,
+                     flagged=any(f.severity != "info" for f in pending))  # the app stops on new flags
 
 
 class ReplayRunner:

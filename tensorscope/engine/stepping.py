@@ -1,0 +1,120 @@
+"""The pause policy, as pure functions: where a command pauses, and what counts as one step.
+
+The live engine and `replay` both ask `pauses_at`, so a recorded run replays with the same pauses; the
+tracer backends both ask `statement_starts` / `is_new_step`, so every Python version steps alike.
+"""
+
+from __future__ import annotations
+
+import ast
+
+MODES: tuple[str, ...] = ("step", "next", "finish", "continue")
+
+
+def pauses_at(
+    mode: str,
+    event: str,
+    depth: int,
+    cmd_depth: int,
+    *,
+    at_breakpoint: bool = False,
+    flagged: bool = False,
+    interrupted: bool = False,
+) -> bool:
+    """Whether a run told `mode` at call depth `cmd_depth` pauses at this event (bdb's stop_here).
+
+    `event` is "line", "return", "exception" (uncaught: the end) or "end"; `depth` the user call depth
+    of the frame; `flagged` that a flag worth stopping for was raised since the last pause;
+    `interrupted` that the user asked the running script to pause.
+    """
+    if event in ("exception", "end"):
+        return True
+    if mode == "step":
+        return True
+    if event == "return":  # returns pause only in step mode and in `next` at or above its frame
+        return mode == "next" and depth <= cmd_depth
+    if interrupted or at_breakpoint:
+        return True
+    if mode == "next":
+        return depth <= cmd_depth
+    if mode == "finish":
+        return depth < cmd_depth
+    return flagged  # continue: to a breakpoint, a flag, or the end
+
+
+def is_new_step(last_start: int | None, start: int, back_jump: bool) -> bool:
+    """Whether a line event that belongs to the statement starting at `start` begins a new step.
+
+    `last_start`: the statement the frame's previous step was in (None: none yet in this frame).
+    A statement spanning several lines is one step; a loop that jumps back to its own line (a one-line
+    `for`) starts a new step each time, as `back_jump` says.
+    """
+    return last_start is None or start != last_start or back_jump
+
+
+def statement_starts(source: str) -> dict[int, int]:
+    """Map each line of `source` to the first line of the innermost statement (or clause header) on it.
+
+    Lines that are in no statement (blank, comments, `else:`) are absent. Compound statements own their
+    header lines only (`for x in (1,\\n 2):` up to its body); decorators belong to their definition.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    starts: dict[int, int] = {}
+
+    def claim(first: int, last: int, start: int, floor: int) -> None:
+        for n in range(max(first, floor + 1), last + 1):
+            starts[n] = start
+
+    def visit(node: ast.AST, floor: int = 0) -> None:
+        """Claim the lines of `node`'s statements; lines up to `floor` are its own header's."""
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                first = child.lineno
+                decorators = getattr(child, "decorator_list", None) or []
+                if decorators:
+                    first = min(first, *(d.lineno for d in decorators))
+                body = getattr(child, "body", None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                    last = max(child.lineno, body[0].lineno - 1)
+                else:
+                    last = child.end_lineno or child.lineno
+                claim(first, last, first, floor)
+                visit(child, max(floor, last))
+            elif isinstance(child, ast.excepthandler | ast.match_case):
+                line = getattr(child, "lineno", None) or getattr(child.pattern, "lineno", 0)  # type: ignore[attr-defined]
+                body = child.body
+                last = max(line, body[0].lineno - 1) if body else line
+                claim(line, last, line, floor)
+                visit(child, max(floor, last))
+            else:
+                visit(child, floor)
+
+    visit(tree)
+    return starts
+
+
+def comprehension_spans(source: str) -> list[tuple[int, int, int, int]]:
+    """(line, col, end line, end col) of every list, set and dict comprehension in `source`.
+
+    Python 3.12+ inlines these into the enclosing code (PEP 709): their loops must not make steps.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return [
+        (n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ListComp | ast.SetComp | ast.DictComp)
+    ]
+
+
+def inside(spans: list[tuple[int, int, int, int]], line: int, col: int) -> bool:
+    """Whether the position (line, col) lies within one of `spans`."""
+    for first, c0, last, c1 in spans:
+        if (first, c0) <= (line, col) < (last, c1):
+            return True
+    return False
