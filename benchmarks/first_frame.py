@@ -12,18 +12,27 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 
 def main() -> None:
     t0 = float(sys.argv[1])
     script = sys.argv[2] if len(sys.argv) > 2 else "linreg"
     from tensorscope import cli
-    from tensorscope.tui.app import TensorScopeApp
+    from tensorscope.engine import process
 
     shown: list[float] = []
     cpu: list[float] = []
+    warm_up = process.warm_up
 
-    def headless_run(app: TensorScopeApp) -> None:
+    def warm_up_then_patch() -> None:
+        """`run` starts the engine's fork server before it imports the UI: so does this, then patches."""
+        warm_up()
+        from tensorscope.tui.app import TensorScopeApp
+
+        TensorScopeApp.run = headless_run  # type: ignore[method-assign,assignment]
+
+    def headless_run(app: Any) -> None:
         import asyncio
 
         async def drive() -> None:
@@ -36,7 +45,7 @@ def main() -> None:
 
         asyncio.run(drive())
 
-    TensorScopeApp.run = headless_run  # type: ignore[method-assign,assignment]
+    process.warm_up = warm_up_then_patch  # type: ignore[assignment]
     try:
         cli.main(["run", script], standalone_mode=False)
     finally:

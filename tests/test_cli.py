@@ -106,3 +106,13 @@ class TestScenarioNames:
         proc = tensorscope("trace", "linreg", "--max-steps", "3", cwd=tmp_path)
         assert proc.returncode == 0 and proc.stdout.startswith("tensorscope trace · scenarios/linreg.py")
         assert str(tmp_path) not in proc.stdout and str(REPO) not in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["check", "trace"])
+def test_exit_handlers_print_as_under_python(tmp_path, command):
+    """atexit handlers run after the script's last line under check and trace: the same stdout as python."""
+    path = tmp_path / "bye.py"
+    path.write_text("import atexit\natexit.register(print, 'bye')\nprint('last')\n", encoding="utf-8")
+    plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    proc = tensorscope(command, str(path), "--json")
+    assert json.loads(proc.stdout)["stdout"] == plain.stdout == "last\nbye\n"

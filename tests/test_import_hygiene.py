@@ -56,3 +56,12 @@ def test_the_terminal_ui_never_imports_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stderr.split() == ["2.0", "False"], out.stderr
+
+
+def test_one_definition_of_the_commands():
+    """The package, the Session and the TUI share one torch-free list of commands."""
+    import tensorscope.engine as engine
+    from tensorscope.engine import commands, session
+
+    assert engine.COMMANDS is session.COMMANDS is commands.COMMANDS
+    assert engine.Command is session.Command is commands.Command

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -118,3 +121,96 @@ def test_record_streams_every_step(write_script):
     result = run_headless(spec(path, "record"), on_step=seen.append)
     assert result.trace.completed and result.trace.stdout == "3\n"
     assert [s.line for s in result.trace.steps] == [1, 2, 3, 3] and result.trace.steps == tuple(seen)
+
+
+EXIT_HANDLERS = """
+    import atexit, sys, threading
+
+    def bye(n):
+        print("bye", n)
+        print("stderr bye", n, file=sys.stderr)
+
+    def broken():
+        raise ValueError("in a handler")
+
+    atexit.register(sys.exit, 5)
+    atexit.register(broken)
+    atexit.register(bye, 1)
+    atexit.register(bye, 2)
+    go = threading.Event()
+    threading.Thread(target=lambda: go.wait() and [print("thread", i) for i in range(3)]).start()
+    print("last line")
+    go.set()
+"""
+
+
+def _plain(path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+
+
+def _no_addresses(text: str) -> str:
+    return re.sub(r"0x[0-9a-f]+", "0x…", text)
+
+
+@pytest.mark.parametrize("ending", ["", "raise RuntimeError('late')\n", "sys.exit(3)\n"])
+@pytest.mark.parametrize("mode", ["run", "record"])
+def test_exit_handlers_run_as_under_python(write_script, mode, ending):
+    """After the last line the script's threads are waited for and its atexit handlers run, their output
+    (an error in one included) the script's own; the exit status is python's."""
+    path = write_script(EXIT_HANDLERS + ("    " + ending if ending else ""))
+    plain = _plain(path)
+    result = run_headless(spec(path, mode))
+    trace = result.trace
+    assert result.internal_errors == []
+    assert trace.stdout == plain.stdout and "bye 1" in plain.stdout
+    if not ending.startswith("raise"):  # python's stderr has the traceback first, the Trace its ExceptionInfo
+        assert _no_addresses(trace.stderr) == _no_addresses(plain.stderr)
+        assert (trace.exit_code or 0) == plain.returncode
+    else:  # what python prints after the traceback is the handlers' stderr
+        after = plain.stderr.split("RuntimeError: late\n", 1)[1]
+        assert _no_addresses(trace.stderr) == _no_addresses(after) and after.startswith("stderr bye 2")
+    if mode == "record":
+        assert trace.steps[-1].event in ("end", "exception") and "bye 2\nbye 1\n" in trace.steps[-1].stdout
+
+
+def test_no_exit_handler_runs_after_os_exit_or_a_stop(write_script):
+    """os._exit ends the process at once (no handler runs, as under python); neither does a stopped run."""
+    path = write_script("import atexit, os\natexit.register(print, 'handler')\nprint('x')\nos._exit(0)\n")
+    assert run_headless(spec(path, "run")).trace.stdout == "x\n" == _plain(path).stdout
+    path = write_script("import atexit, time\natexit.register(print, 'handler')\n"
+                        "while True:\n    time.sleep(0.01)\n")
+    assert run_headless(spec(path, "run"), timeout=0.5).trace.stdout == ""
+
+
+def test_prints_from_threads_are_whole_lines(write_script):
+    """Threads printing at once: each print is one line, never split by another thread's (as python)."""
+    path = write_script("""
+        import threading
+        def say(i):
+            for k in range(200):
+                print("thread", i, k)
+        ts = [threading.Thread(target=say, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    """)
+    lines = run_headless(spec(path, "run")).trace.stdout.splitlines()
+    assert sorted(lines) == sorted(f"thread {i} {k}" for i in range(4) for k in range(200))
+
+
+@pytest.mark.parametrize("mode", ["run", "record"])
+def test_a_thread_printing_while_the_script_ends_keeps_every_line(write_script, mode):
+    """A thread still printing as the last line runs: python waits for it, every line is the script's."""
+    path = write_script("""
+        import threading
+        go = threading.Event()
+        def talk():
+            go.wait()
+            for i in range(300):
+                print("line", i)
+        threading.Thread(target=talk).start()
+        go.set()
+    """)
+    trace = run_headless(spec(path, mode)).trace
+    assert trace.stdout == _plain(path).stdout == "".join(f"line {i}\n" for i in range(300))

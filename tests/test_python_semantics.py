@@ -80,10 +80,6 @@ KNOWN: dict[tuple[str, str], tuple[bool, str]] = {
     ("threads", "trace-stdout"): (ALL, "the script runs in a worker thread: it is not the main thread and "
                                        "active_count() is 2"),
     ("threads", "trace-stderr"): (PY312, _UNBOUND),
-    ("visible", "check-stdout"): (ALL, "Module.__call__, autograd.backward, F.mse_loss, os._exit, "
-                                       "signal.signal are tensorscope's; so is sys.stdout's type"),
-    ("visible", "trace-stdout"): (ALL, "Module.__call__, autograd.backward, F.mse_loss, os._exit, "
-                                       "signal.signal are tensorscope's; so is sys.stdout's type"),
     ("walrus", "trace-stderr"): (PY312, _UNBOUND),
     ("warnings_torch", "trace-stderr"): (ALL, "PyTorch's warning in F.mse_loss is reported "
                                               "in tensorscope/checks/broadcast_expand.py, not the user line"),

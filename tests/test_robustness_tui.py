@@ -180,6 +180,19 @@ class TestOutputSafety:
             await run_to_end(pilot, app)
             assert sorted(app.output.text.splitlines()) == ["thread 0", "thread 1", "thread 2"]
 
+    async def test_exit_handlers_output(self, write_script):
+        """What the script's atexit handlers print is on the last Step, in the Output pane."""
+        app = TensorScopeApp(str(write_script("""
+            import atexit
+            atexit.register(print, "goodbye from atexit")
+            print("last line")
+        """)))
+        async with app.run_test(size=SIZE) as pilot:
+            await run_to_end(pilot, app)
+            assert app.state == "finished"
+            assert app.output.text == "last line\ngoodbye from atexit\n"
+            assert [line for line in output_lines(app) if line] == ["last line", "goodbye from atexit"]
+
 
 class TestResponsiveness:
     """A busy script never freezes the app; keys and resizes are handled, `q` quits at once."""

@@ -303,6 +303,23 @@ class TestEndings:
             await wait_until(pilot, lambda: app.state == "paused" and len(app.history) == 1, "the restart")
             assert app.current_step.line == 1 and app.runner.run == 2
 
+    async def test_restart_runs_and_shows_the_script_as_edited(self, write_script):
+        """Edit the file, press r: the new run steps through the new text, and every pane shows it."""
+        script = write_script("x = 1\ny = x + 1\nprint(y)\n")
+        app = TensorScopeApp(str(script))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot, app)
+            await press(pilot, app, "n")
+            script.write_text("x = 10\ny = x * 3\nprint('edited', y)\n", encoding="utf-8")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.state == "paused" and app.runner.run == 2, "the restart")
+            assert app.source.lines == ["x = 10", "y = x * 3", "print('edited', y)"]
+            step = await press(pilot, app, "n")
+            assert step.stack[-1].code == "y = x * 3" and step.line == 2
+            await press(pilot, app, "c")
+            await wait_until(pilot, lambda: app.state == "finished", "the end")
+            assert app.output.text == "edited 30\n"
+
     async def test_input_gets_an_empty_stdin_and_an_explanation(self, write_script):
         app = TensorScopeApp(str(write_script('name = input("name? ")\nprint(name)\n')))
         async with app.run_test(size=SIZE) as pilot:

@@ -6,16 +6,14 @@ terminal UI (which runs the engine in a child process) can use `ScriptTarget` an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from tensorscope.engine.commands import COMMANDS, Command
 from tensorscope.engine.target import ScriptError, ScriptTarget, list_scenarios, resolve_script
 
 if TYPE_CHECKING:
     from tensorscope.engine.monitor import Monitor
     from tensorscope.engine.session import Session
-
-Command = Literal["step", "next", "finish", "continue", "stop"]
-COMMANDS: tuple[str, ...] = ("step", "next", "finish", "continue", "stop")
 
 __all__ = [
     "COMMANDS",

@@ -1,10 +1,15 @@
 """The script's side of the process, per thread: its stdout/stderr captured, an empty stdin, and
 `signal.signal` accepted although the script runs in a worker thread. Nobody else's output, input or
 signals are touched. `os._exit` is the real one: the engine runs the script in a process of its own
-(engine/process.py), whose exit status ends the run."""
+(engine/process.py), whose exit status ends the run.
+
+In the engine process every thread is the script's (`whole_process`): there sys.stdout and sys.stderr
+are real `io.TextIOWrapper`s, line-buffered as on a terminal, so that one `print` from a thread is one
+piece of output as under python (its text and its newline are never split by another thread's print)."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import signal
@@ -53,6 +58,46 @@ class _ThreadRoutedStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._original, name)
+
+
+class _ScriptRaw(io.RawIOBase):
+    """The bytes under a whole-process stream: decoded and kept as the script's output."""
+
+    def __init__(self, owner: OutputCapture, original: TextIO, which: str) -> None:
+        super().__init__()
+        self._owner = owner
+        self._original = original
+        self._which = which
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        text = self._decoder.decode(raw)
+        if text and not self._owner._active:  # a forked worker's, or after the run: as python would
+            self._original.write(text)
+            self._original.flush()
+        elif text:
+            self._owner.append(self._which, text)
+            echo = self._owner.echo
+            if echo is not None:
+                echo.write(text)
+        return len(raw)
+
+    def fileno(self) -> int:
+        return self._original.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _script_stream(owner: OutputCapture, original: TextIO, which: str) -> io.TextIOWrapper:
+    """A text stream as python's own sys.stdout/stderr (encoded in C, line-buffered), into `owner`."""
+    errors = "backslashreplace" if which == "stderr" else "strict"
+    buffer = io.BufferedWriter(_ScriptRaw(owner, original, which))
+    return io.TextIOWrapper(buffer, encoding="utf-8", errors=errors, line_buffering=True)
 
 
 class _EmptyStdin:
@@ -173,6 +218,12 @@ class OutputCapture:
     """
 
     def __init__(self, echo: TextIO | None = None, limit: int = 2_000_000) -> None:
+        self.whole_process = False
+        """Every thread of this process is the script's (the engine process): writes are not routed per
+        thread but go through line-buffered text streams, as python's own."""
+        self.hold = False
+        """`uninstall()` leaves the streams in place until `release()` (the engine process: after the last
+        line, the script's threads and exit handlers still write as the script)."""
         self.echo = echo
         """Where to copy the script's output live (None: keep it only)."""
         self.limit = limit
@@ -187,7 +238,7 @@ class OutputCapture:
         self._active = False
         self._pid = 0
         self._saved: tuple[TextIO, TextIO, TextIO] | None = None
-        self._streams: tuple[_ThreadRoutedStream, _ThreadRoutedStream, _EmptyStdin] | None = None
+        self._streams: tuple[TextIO, TextIO, _EmptyStdin] | None = None
         self._saved_signal: Any = None
         self._signal_hook: Any = None
         self.tap: Callable[[str, str], None] | None = None
@@ -206,6 +257,8 @@ class OutputCapture:
 
     def is_script_thread(self) -> bool:
         """Whether the calling thread is the script's (started after `install()`, while installed)."""
+        if self.whole_process:
+            return self._active
         return self._active and threading.get_ident() not in self.host_threads
 
     def install(self, script_threads: tuple[int, ...] = ()) -> None:
@@ -216,11 +269,13 @@ class OutputCapture:
         self.host_threads -= set(script_threads)
         self._pid = os.getpid()
         self._saved = (sys.stdout, sys.stderr, sys.stdin)
-        self._streams = (
-            _ThreadRoutedStream(self, sys.stdout, "stdout"),
-            _ThreadRoutedStream(self, sys.stderr, "stderr"),
-            _EmptyStdin(self, sys.stdin),
-        )
+        if self.whole_process:
+            out: TextIO = _script_stream(self, sys.stdout, "stdout")
+            err: TextIO = _script_stream(self, sys.stderr, "stderr")
+        else:
+            out = _ThreadRoutedStream(self, sys.stdout, "stdout")
+            err = _ThreadRoutedStream(self, sys.stderr, "stderr")
+        self._streams = (out, err, _EmptyStdin(self, sys.stdin))
         self._active = True
         _INSTALLED.add(self)
         sys.stdout, sys.stderr = self._streams[0], self._streams[1]
@@ -242,12 +297,24 @@ class OutputCapture:
         self._signal_hook = _signal
         signal.signal = _signal
 
+    def release(self) -> None:
+        """Uninstall now, even when held."""
+        self.hold = False
+        self.uninstall()
+
     def uninstall(self) -> None:
-        """Put back the originals (where someone replaced ours meanwhile, ours just pass through)."""
+        """Put back the originals (where someone replaced ours meanwhile, ours just pass through); when
+        held, only flush until `release()`."""
+        if self.hold:
+            self._flush()
+            return
+        if self._saved is None or self._streams is None:
+            self._active = False
+            _INSTALLED.discard(self)
+            return
+        self._flush()
         self._active = False
         _INSTALLED.discard(self)
-        if self._saved is None or self._streams is None:
-            return
         if sys.stdout is self._streams[0]:
             sys.stdout = self._saved[0]
         if sys.stderr is self._streams[1]:
@@ -266,8 +333,16 @@ class OutputCapture:
         if self.tap is not None:
             self.tap(which, text)
 
+    def _flush(self) -> None:
+        """Whole-process streams: what is buffered (a line not ended yet) becomes output now."""
+        if self.whole_process and self._streams is not None:
+            for stream in self._streams[:2]:
+                if not stream.closed:
+                    stream.flush()
+
     def take(self) -> tuple[str, str]:
         """What was written since the last call: (stdout, stderr)."""
+        self._flush()
         with self._lock:
             out = self._pending["stdout"].text()
             err = self._pending["stderr"].text()

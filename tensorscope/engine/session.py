@@ -18,12 +18,13 @@ import types
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 import torch
 
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
+from tensorscope.engine.commands import COMMANDS, Command
 from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
 from tensorscope.engine.instrument import with_instrument
@@ -34,8 +35,6 @@ from tensorscope.engine.target import ScriptTarget, display_path
 from tensorscope.engine.tracer import Tracer, make_tracer
 from tensorscope.model import ExceptionInfo, Flag, FrameInfo, RaisedInfo, Severity, Step, Trace
 
-Command = Literal["step", "next", "finish", "continue", "stop"]
-COMMANDS: tuple[str, ...] = ("step", "next", "finish", "continue", "stop")
 STACK_SHOWN = 32
 """How many of the user's frames a Step keeps (the outermost, the innermost): deep recursion stays cheap."""
 _NOT_STEPPED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -141,6 +142,19 @@ class ScriptTarget:
     @property
     def lines(self) -> tuple[str, ...]:
         return tuple(self.source.splitlines())
+
+    def reread(self) -> ScriptTarget:
+        """The same script as it is on disk now (edited since it was loaded?); `code` is None when it no
+        longer compiles, and the target is unchanged when it can no longer be read."""
+        try:
+            source = read_source(self.path)
+        except ScriptError:
+            return self
+        try:
+            code: types.CodeType | None = compile(source, str(self.path), "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            code = None
+        return dataclasses.replace(self, source=source, code=code)
 
     @contextmanager
     def as_main(self) -> Iterator[dict[str, object]]:

@@ -311,7 +311,17 @@ class TensorScopeApp(App[None]):
         self.notify(words(self.lang)["restarting"].format(script=self.target.display), timeout=2)
         self.runner.stop()  # the old run's engine process is killed; its late messages are ignored
         self._live = 0
+        self._reread()
         self._start_run()
+
+    def _reread(self) -> None:
+        """The script as it is on disk now: the new run steps through it, the Source pane shows it."""
+        if not isinstance(self.runner, Runner):  # a recorded run has no script to read again
+            return
+        self.target = self.runner.target = self.target.reread()
+        self.about = script_doc(self.target.source)
+        self._sources = {self.target.display: list(self.target.lines)}
+        self._show_source_only()
 
     def action_interrupt(self) -> None:
         """Pause the running script at its next line (as Ctrl+C in pdb); q quits."""

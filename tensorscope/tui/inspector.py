@@ -166,7 +166,7 @@ class Inspector(VerticalScroll):
     """Details of whatever is selected: a tensor, a flag, or the exception the script raised."""
 
     DEFAULT_CSS = """
-    Inspector > Static { width: 1fr; }
+    Inspector > Static { width: 1fr; min-height: 100%; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -201,5 +201,7 @@ class Inspector(VerticalScroll):
         body = self.body
         width = body.content_size.width or self.scrollable_content_region.width
         height = content.get_height(body.styles, width) if width else -1
-        body.update(content, layout=height != self._height)  # a layout pass only when it grows or shrinks
+        if height >= 0:  # the body fills the pane at least (min-height): its size is that or the text's
+            height = max(height, self.scrollable_content_region.height)
+        body.update(content, layout=height != self._height)  # a layout pass only when its size changes
         self._height = height

@@ -81,6 +81,9 @@ class SourceView(ScrollView, can_focus=True):
         self.file = ""
         self.lines: list[str] = []
         self._highlighted: dict[str, list[Content]] = {}
+        self._highlighted_text: dict[str, list[str]] = {}
+        self._given: list[str] | None = None
+        """The list of lines last shown (the app passes the same list for each Step of a file)."""
         self._code: list[Content] = []
         self.next_line: int | None = None
         """The line about to run (▶)."""
@@ -110,11 +113,15 @@ class SourceView(ScrollView, can_focus=True):
         flag_lines: dict[int, str],
     ) -> None:
         """Show `file` with its markers and bring the current line into view."""
-        if file != self.file or len(lines) != len(self.lines):
+        if file != self.file or lines is not self._given:
+            expanded = [line.expandtabs(8) for line in lines]
+            if expanded != self._highlighted_text.get(file):  # new, or edited since (a restart rereads it)
+                self._highlighted[file] = highlighted_lines(expanded)
+                self._highlighted_text[file] = expanded
+                self._strips.clear()
             self.file = file
-            self.lines = [line.expandtabs(8) for line in lines]
-            if file not in self._highlighted:
-                self._highlighted[file] = highlighted_lines(self.lines)
+            self._given = lines
+            self.lines = expanded
             self._code = self._highlighted[file]
             self._number_width = max(3, len(str(len(self.lines))))
             width = self.gutter_width + max((Content(line).cell_length for line in self.lines), default=0)

@@ -187,6 +187,17 @@ class TensorTable(DataTable[Text]):
     def on_click(self, event: events.Click) -> None:
         self.call_after_refresh(self._picked)
 
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """Textual moves a scrollbar with the scroll only while it is shown: one that appears after the
+        cursor scrolled the table (rows just added) starts at the scroll, not at the top."""
+        if shown:
+            self.vertical_scrollbar.position = self.scroll_y
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        """As for the vertical scrollbar."""
+        if shown:
+            self.horizontal_scrollbar.position = self.scroll_x
+
     def select(self, name: str) -> None:
         """Put the cursor on `name` (without announcing it as the user's pick)."""
         if name in self._order and self.selected_name != name:
