@@ -96,6 +96,9 @@ def _run_engine(target: Any, mode: str, timeout: float | None, **options: Any) -
     from tensorscope.engine.process import run_headless, spec_for
 
     outcome = run_headless(spec_for(target, mode, **options), timeout=timeout)  # type: ignore[arg-type]
+    if outcome.error is not None:  # the run could not start: say why, as for a missing script
+        click.echo(f"tensorscope: {outcome.error}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
     errors = dict.fromkeys([*outcome.internal_errors, *outcome.trace.internal_errors])  # each once
     if errors:
         for error in errors:
@@ -222,7 +225,6 @@ def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
     """Run SCRIPT headless and report every step: line, tensors changed, output, flags."""
     from tensorscope.report import ending, trace_report
 
-    _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
     result = _run_engine(target, "record", timeout, trace_modules=trace_modules, max_steps=max_steps,
                          simulate_cuda=simulate_cuda)
@@ -247,7 +249,6 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
     """Run SCRIPT headless with every check on; exit 1 if anything is flagged (for CI)."""
     from tensorscope.report import check_report
 
-    _check_simulate_cuda(simulate_cuda)
     target = _load(script, args)
     result = _run_engine(target, "run", timeout, trace_modules=trace_modules, simulate_cuda=simulate_cuda)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -339,22 +340,31 @@ class TestExceptionsAndInternalErrors:
     def test_check_prints_internal_errors_and_exits_2(self, write_script, monkeypatch):
         from click.testing import CliRunner
 
-        import tensorscope.checks
         from tensorscope.cli import EXIT_CANNOT_RUN, main
+        from tensorscope.engine import process
         from tensorscope.engine import session as engine
 
-        class Broken(Monitor):
-            def on_finish(self, ctx):
-                raise RuntimeError("check bug")
-
-        monkeypatch.setattr(tensorscope.checks, "default_checks", lambda: [Broken()])
+        # the engine child builds its checks from this spec: a check that fails at the end of the run
+        monkeypatch.setattr(process, "spec_for", functools.partial(process.spec_for,
+                                                                   checks=f"{__name__}:broken_checks"))
         before = len(engine.INTERNAL_ERRORS)
         result = CliRunner().invoke(main, ["check", str(write_script("x = 1\n"))])
         errors = engine.INTERNAL_ERRORS[before:]
         del engine.INTERNAL_ERRORS[before:]
         assert result.exit_code == EXIT_CANNOT_RUN
         assert len(errors) == 1 and "RuntimeError: check bug" in result.stderr
-        assert "internal error in Broken: Traceback" in result.stderr
+        assert result.stderr.count("internal error in BrokenAtFinish: Traceback") == 1
+
+
+class BrokenAtFinish(Monitor):
+    """A check with a bug: it raises when the run ends."""
+
+    def on_finish(self, ctx):
+        raise RuntimeError("check bug")
+
+
+def broken_checks() -> list[Monitor]:
+    return [BrokenAtFinish()]
 
 
 class TestCollection:

@@ -27,6 +27,9 @@ from tensorscope.engine import list_scenarios
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("TENSORSCOPE_UPDATE_GOLDEN") == "1"
 CUDA = torch.cuda.is_available()
+CUDA_BUILD = torch.version.cuda is not None
+"""A CUDA build of torch on a machine without a GPU says "Found no NVIDIA driver" where the CPU build says
+"Torch not compiled with CUDA enabled": the reports of a script that asks for CUDA have one golden each."""
 MAX_DIFF_LINES = 60
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 REL_TOL = 2e-3
@@ -58,7 +61,8 @@ def _cases() -> list[Any]:
             if _has_fixed(path):
                 commands.append(("check", ["--", "--fixed"], "--fixed"))
             for command, script_args, tail in commands:
-                golden = f"{command}/{name}{suffix}{tail}.txt"
+                build = ".cuda-build" if needs_gpu and not opts and CUDA_BUILD else ""
+                golden = f"{command}/{name}{suffix}{tail}{build}.txt"
                 cases.append(_case([command, *opts, name, *script_args], golden, needs_gpu))
     cases.append(_case(["check", "--lang", "zh", "forgot_zero_grad"], "check/forgot_zero_grad--lang-zh.txt"))
     return cases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 import threading
@@ -86,9 +87,21 @@ class TestTheMachine:
             SimulatedCuda()
         script = tmp_path / "s.py"
         script.write_text("print(1)\n", encoding="utf-8")
+        from tensorscope.engine import process
+
+        # the engine child makes its checks first: this factory makes its torch answer as on a GPU machine
+        monkeypatch.setattr(process, "spec_for", functools.partial(process.spec_for,
+                                                                   checks=f"{__name__}:on_a_gpu_machine"))
         result = CliRunner().invoke(main, ["check", "--simulate-cuda", str(script)])
         assert result.exit_code == 2
-        assert "has CUDA" in result.output
+        assert "has CUDA" in result.stderr and "internal error" not in result.stderr
+
+
+
+def on_a_gpu_machine() -> list[object]:
+    """No checks, in an engine child whose torch says CUDA is available."""
+    torch.cuda.is_available = lambda: True  # type: ignore[assignment]  # this child only
+    return []
 
 
 class TestTensorsReportTheirDevice:

@@ -88,6 +88,8 @@ class RunResult:
     internal_errors: list[str] = field(default_factory=list)
     killed: bool = False
     """True when the parent killed the child (it did not end by itself)."""
+    error: str | None = None
+    """Why the run could not start (the script cannot be loaded, --simulate-cuda on a GPU machine)."""
 
 
 # --- the child --------------------------------------------------------------------------------------
@@ -410,7 +412,7 @@ class EngineProcess:
                 result = RunResult(trace, list(msg[2]))
                 INTERNAL_ERRORS.extend(msg[2])
             elif kind == "error":
-                result = RunResult(self._ending(None, error=msg[1]), [msg[1]])
+                result = RunResult(self._ending(None, error=msg[1]), [msg[1]], error=msg[1])
         conn.close()
         if result is None:
             self.process.join(5.0)
@@ -573,17 +575,14 @@ def release_spare() -> None:
 
 def run_headless(spec: RunSpec, timeout: float | None = None,
                  on_step: Callable[[Step], None] | None = None) -> RunResult:
-    """Run `spec` (mode `record` or `run`) in a child forked from this process; the result at its end.
+    """Run `spec` (mode `record` or `run`) in an engine child; the result at its end.
 
+    The child comes from the fork server, as in the TUI: never from this process, which may have touched
+    CUDA (a CUDA build of torch refuses to initialise CUDA in a child forked after that) or run threads.
     `timeout` seconds, or Ctrl+C (KeyboardInterrupt here), stop the script at its next line; a script
     stuck where no line of its own runs is killed after STOP_GRACE seconds, its Steps and output kept.
     """
-    import importlib
-
-    for module in (*ENGINE_MODULES, spec.checks.partition(":")[0]):  # imported once, here, not per child
-        if module:
-            importlib.import_module(module)
-    engine = EngineProcess(multiprocessing.get_context("fork"))
+    engine = EngineProcess(_forkserver())
     engine.begin(spec, on_step=on_step, keep_steps=spec.mode == "record")
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
