@@ -30,6 +30,7 @@ When the pipe closes with no "end", the child died: the parent makes the end fro
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import dataclasses
 import multiprocessing
@@ -150,7 +151,8 @@ class _ChildEngine:
             return
         self.session = session
         session._capture.tap = self._on_output
-        threading.Thread(target=self._read_commands, name="tensorscope-commands", daemon=True).start()
+        # a bare thread: threading.active_count()/enumerate() show the script only its own threads
+        _thread.start_new_thread(self._read_commands, ())
         trace = _drive(session, spec.mode)
         self._report_stdin()
         errors = list(getattr(session, "internal_errors", ()))
