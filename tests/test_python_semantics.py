@@ -1,7 +1,7 @@
 """Every script of tests/semantics/ behaves under `tensorscope check` and `trace` exactly as under python.
 
-Each corpus script runs three times, in subprocesses of the interpreter running the tests: `python
-SCRIPT`, `python -m tensorscope check --json SCRIPT` and `python -m tensorscope trace SCRIPT -o
+Each corpus script runs three times with the interpreter running the tests (tests/corpus_runs.py):
+`python SCRIPT`, `python -m tensorscope check --json SCRIPT` and `python -m tensorscope trace SCRIPT -o
 out.json`. What the script printed (stdout, stderr), how it ended (its exit status, its uncaught
 exception) and the status of the tensorscope command are compared with plain python's. A corpus script
 may declare the flags `check` must raise on it in a `# flags: CODE ...` line; every other script must
@@ -10,165 +10,33 @@ raise none.
 Where tensorscope differs today, the difference is listed in KNOWN (script, aspect, on which Pythons,
 what differs). Such a script's test checks that exactly its known differences are still there, then
 reports itself as xfailed with them; it fails on any new difference and on a known one that went away
-(the fixer removes that KNOWN entry). One test per script keeps pytest-xdist from running a script's
-subprocesses on several workers.
+(the fixer removes that KNOWN entry).
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
-import json
-import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from corpus_runs import CORPUS, Run, Runs, corpus_folder, corpus_runs
 
-from tensorscope.model import Trace
-
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "semantics"
 SCRIPTS = sorted(p.stem for p in CORPUS.glob("*.py"))
-TIMEOUT = 180
 TRACEBACK_HEAD = "Traceback (most recent call last):\n"
-PY312 = sys.version_info[:2] == (3, 12)
-"""3.12 only: 3.13's frame.f_locals (PEP 667) no longer copies locals back into a running frame."""
 ALL = True
 
 ASPECTS = ("check-output", "check-stdout", "check-exception", "check-status", "check-flags",
            "trace-output", "trace-quiet", "trace-stdout", "trace-stderr", "trace-exception", "trace-status")
 # (script, aspect) -> (on this Python?, what differs today); *-output: no JSON / no trace file at all.
-_UNBOUND = "3.12: tracing an inlined comprehension prints 'RuntimeWarning: assigning None to unbound local'"
-_COMPREHENSION = ("3.12: reading f_locals at a line event inside an inlined comprehension writes None into "
-                  "its variable: the script fails with a TypeError")
-_OS_EXIT = "os._exit is tensorscope's: the script's finally block runs, then atexit handlers print"
+_STREAMS = ("the engine captures the script's output with its own objects in sys.stdout and sys.stderr "
+            "(engine/capture.py), not at the file descriptors: type(sys.stdout) is _ThreadRoutedStream")
 KNOWN: dict[tuple[str, str], tuple[bool, str]] = {
-    ("closures", "trace-stderr"): (PY312, _UNBOUND),
-    ("comprehensions", "check-stdout"): (PY312, _COMPREHENSION),
-    ("comprehensions", "check-exception"): (PY312, _COMPREHENSION),
-    ("comprehensions", "check-status"): (PY312, _COMPREHENSION),
-    ("comprehensions", "check-flags"): (PY312, _COMPREHENSION),
-    ("comprehensions", "trace-stdout"): (PY312, _COMPREHENSION),
-    ("comprehensions", "trace-stderr"): (PY312, _UNBOUND),
-    ("comprehensions", "trace-exception"): (PY312, _COMPREHENSION),
-    ("comprehensions", "trace-status"): (PY312, _COMPREHENSION),
-    ("exceptions_caught", "trace-stderr"): (PY312, _UNBOUND),
-    ("exit_os_exit", "check-output"): (ALL, _OS_EXIT + ", after check's JSON"),
-    ("exit_os_exit", "trace-quiet"): (ALL, _OS_EXIT + " into trace's own stdout"),
-    ("exit_os_exit", "trace-stdout"): (ALL, _OS_EXIT),
-    ("main_module", "check-stdout"): (ALL, "the script's globals lack __annotations__"),
-    ("main_module", "trace-stdout"): (ALL, "the script's globals lack __annotations__"),
-    ("properties", "check-stdout"): (ALL, "a check reads `h.t.grad` by getattr: the user's @property runs 12 "
-                                          "times, not 5"),
-    ("properties", "trace-stdout"): (ALL, "a check reads `h.t.grad` by getattr: the user's @property runs 12 "
-                                          "times, not 5"),
-    ("signals", "check-output"): (ALL, "signal.signal is tensorscope's: the handler is never installed and "
-                                       "SIGUSR1 kills check (status -10)"),
-    ("signals", "trace-output"): (ALL, "signal.signal is tensorscope's: the handler is never installed and "
-                                       "SIGUSR1 kills trace (status -10)"),
-    ("threads", "check-stdout"): (ALL, "the script runs in a worker thread: it is not the main thread and "
-                                       "active_count() is 2"),
-    ("threads", "trace-stdout"): (ALL, "the script runs in a worker thread: it is not the main thread and "
-                                       "active_count() is 2"),
-    ("threads", "trace-stderr"): (PY312, _UNBOUND),
-    ("walrus", "trace-stderr"): (PY312, _UNBOUND),
-    ("warnings_torch", "trace-stderr"): (ALL, "PyTorch's warning in F.mse_loss is reported "
-                                              "in tensorscope/checks/broadcast_expand.py, not the user line"),
-    ("warnings_user", "trace-stderr"): (PY312, _UNBOUND),
+    ("visible", "check-stdout"): (ALL, _STREAMS),
+    ("visible", "trace-stdout"): (ALL, _STREAMS),
 }
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished subprocess: its status and what it wrote, decoded as UTF-8 with newlines untouched."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@dataclass(frozen=True)
-class Runs:
-    """One corpus script run under plain python, `tensorscope check --json` and `tensorscope trace -o`."""
-
-    name: str
-    plain: Run
-    check: Run
-    trace: Run
-    trace_file: Path
-
-    def check_json(self) -> dict[str, Any]:
-        """What `check --json` printed, parsed."""
-        assert self.check.returncode != 2, self.check.stderr
-        return json.loads(self.check.stdout)
-
-    def recorded(self) -> Trace:
-        """The Trace that `trace -o` wrote."""
-        return _read_trace(self.trace, self.trace_file)
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "PYTHONDEVMODE")}
-    env["PYTHONHASHSEED"] = "0"
-    env["OMP_NUM_THREADS"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-    return env
-
-
-def _run(argv: list[str], cwd: Path) -> Run:
-    done = subprocess.run([sys.executable, *argv], cwd=cwd, env=_env(), stdin=subprocess.DEVNULL,
-                          capture_output=True, timeout=TIMEOUT, check=False)
-    return Run(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
-
-
-_FOLDER: list[Path] = []
-_COMMANDS = {
-    "plain": ["{name}.py"],
-    "check": ["-m", "tensorscope", "check", "--json", "{name}.py"],
-    "trace": ["-m", "tensorscope", "trace", "{name}.py", "-o", "{name}.trace.json"],
-}
-
-
-def _folder() -> Path:
-    """A private copy of the corpus, made once per test process and removed at its exit."""
-    if not _FOLDER:
-        _FOLDER.append(Path(tempfile.mkdtemp(prefix="tensorscope-semantics-")))
-        atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
-        shutil.copytree(CORPUS, _FOLDER[0], dirs_exist_ok=True)
-    return _FOLDER[0]
-
-
-@functools.cache
-def corpus_run(name: str, how: str) -> Run:
-    """SCRIPT run one way (`plain`, `check` or `trace`), once per test process."""
-    return _run([arg.format(name=name) for arg in _COMMANDS[how]], _folder())
-
-
-def corpus_runs(name: str) -> Runs:
-    """SCRIPT run the three ways at once (cached per script, so pytest-xdist's workers split the corpus)."""
-    folder = _folder()
-    with ThreadPoolExecutor(max_workers=len(_COMMANDS)) as pool:
-        done = dict(zip(_COMMANDS, pool.map(lambda how: corpus_run(name, how), _COMMANDS), strict=True))
-    return Runs(name, done["plain"], done["check"], done["trace"], folder / f"{name}.trace.json")
-
-
-def corpus_trace(name: str) -> Trace:
-    """The Trace `tensorscope trace SCRIPT -o` recorded (the run the semantics test made, if it ran here)."""
-    return _read_trace(corpus_run(name, "trace"), _folder() / f"{name}.trace.json")
-
-
-def _read_trace(run: Run, path: Path) -> Trace:
-    assert path.exists(), (run.returncode, run.stderr)
-    return Trace.from_json(path.read_text(encoding="utf-8"))
 
 
 def declared_flags(name: str) -> set[str]:
@@ -204,6 +72,12 @@ def tool_status(plain: Run, flags: list[dict[str, Any]]) -> int:
     if plain.returncode != 0 or any(f["severity"] in ("error", "warning") for f in flags):
         return 1
     return 0
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this test run's corpus runs (shared with the other corpus tests)."""
+    return corpus_folder(tmp_path_factory)
 
 
 def _check_differences(r: Runs) -> dict[str, str]:
@@ -273,9 +147,9 @@ def test_corpus_is_small_and_documented() -> None:
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
-def test_script_behaves_as_under_python(name: str) -> None:
+def test_script_behaves_as_under_python(name: str, corpus: Path) -> None:
     """stdout, stderr, exit status, uncaught exception and flags under check and trace are python's."""
-    r = corpus_runs(name)
+    r = corpus_runs(name, corpus)
     found = {**_check_differences(r), **_trace_differences(r)}
     known = known_differences(name)
     new = {aspect: what for aspect, what in found.items() if aspect not in known}
@@ -284,3 +158,23 @@ def test_script_behaves_as_under_python(name: str) -> None:
     assert not gone, f"{name}: fixed, remove from KNOWN: {gone}"
     if known:
         pytest.xfail("; ".join(f"{aspect}: {reason}" for aspect, reason in sorted(known.items())))
+
+
+_CUDA_BUILD = torch.version.cuda is not None
+
+
+@pytest.mark.xfail(_CUDA_BUILD, strict=True,
+                   reason="headless runs fork the engine from the calling process: once it asked "
+                          "torch.cuda.is_available(), CUDA cannot be initialised in the child ('Cannot "
+                          "re-initialize CUDA in forked subprocess'); only a CUDA build of torch is affected")
+def test_cuda_answers_as_under_python_when_the_caller_asked_first(corpus: Path) -> None:
+    """A run started by a process that already asked torch.cuda.is_available() (a notebook, the test suite,
+    `--simulate-cuda`'s check) still gets python's answers to the script's CUDA requests."""
+    from tensorscope.engine import ScriptTarget
+    from tensorscope.engine.process import run_headless, spec_for
+
+    plain = corpus_runs("cuda_request", corpus).plain
+    torch.cuda.is_available()
+    result = run_headless(spec_for(ScriptTarget.load(str(corpus / "scripts" / "cuda_request.py"), []), "run"))
+    assert result.internal_errors == [] and result.trace.completed
+    assert result.trace.stdout == plain.stdout

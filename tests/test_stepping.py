@@ -69,6 +69,25 @@ def test_statement_starts():
     assert statement_starts("def (:\n") == {}
 
 
+def test_statement_starts_nested_decorator_and_match():
+    """A decorated def first in a body is its own statement from its decorator on; `match` owns its header."""
+    source = (
+        "def outer(fn):\n"  # 1
+        "    @wraps(fn)\n"  # 2
+        "    def inner():\n"  # 3
+        "        match fn:\n"  # 4
+        "            case 0:\n"  # 5
+        "                return 1\n"  # 6
+        "            case [a,\n"  # 7
+        "                  b]:\n"  # 8
+        "                return 2\n"  # 9
+        "    return inner\n"  # 10
+    )
+    starts = statement_starts(source)
+    assert [starts[n] for n in (1, 2, 3, 4)] == [1, 2, 2, 4]
+    assert [starts[n] for n in (5, 6, 7, 8, 9, 10)] == [5, 6, 7, 7, 9, 10]
+
+
 def test_comprehension_spans():
     spans = comprehension_spans("y = [i\n     for i in x]\nz = (j for j in x)\n")
     assert spans == [(1, 4, 2, 16)]

@@ -4,23 +4,23 @@ The expected pauses are written out below, one string per script: a space-separa
 `LINE` plus `r` for a return, `x` for the exception that ended the script and `e` for the end, with
 `@FUNCTION` whenever the function changes. They follow the stepping rules on every version: a
 comprehension (and a generator expression, a lambda) is one step; a statement spanning several lines is
-one step at its first line, whatever lines its bytecode visits; a call into the user's code steps into
-it and the rest of the calling statement is not a new step; generators, `with` exits and exceptions
-pause alike. Most were recorded on 3.11, where they already follow these rules; `multiline` and
-`decorators` are written from the rules. Where tensorscope pauses elsewhere today the case is an
-xfail(strict=True), so it fails once fixed and its marker must be removed.
+one step at its first line, whatever lines its bytecode visits; a decorated definition (def or class) is
+one statement from its first decorator line on, so it is one step there, and its decorators and class
+body step in as calls; a call into the user's code steps into it and the rest of the calling statement
+is not a new step; generators, `with` exits and exceptions pause alike. Most were recorded on 3.11;
+`multiline` and `decorators` are written from the rules. Where tensorscope pauses elsewhere today the
+case is in KNOWN, an xfail(strict=True), so it fails once fixed and its entry must be removed.
 """
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import pytest
-from test_python_semantics import corpus_trace
+from corpus_runs import corpus_folder, corpus_trace
 
 from tensorscope.model import Step, Trace
 
-PY312 = sys.version_info >= (3, 12)
 _EVENT = {"line": "", "return": "r", "exception": "x", "end": "e"}
 
 EXPECTED = {
@@ -29,7 +29,7 @@ EXPECTED = {
     ),
     "generators": (
         "1@<module> 2 5 12 17 25 26 6@counter 7 7r 8 9 6 7 7r 8 6 7 7r 27@<module> 13@chain 13r 13r 14 "
-        "14r 14r 14r 28@<module> 29 18@closing 19 19r 30@<module> 22@closing 22r 31@<module> 32 33 34 34e"
+        "14r 14r 14r 28@<module> 29 18@closing 19 19r 30@<module> 22@closing 31@<module> 32 33 34 34e"
     ),
     "closures": (
         "1@<module> 2 5 16 20 6@make_counter 8 13 13r 21@<module> 10@bump 11 11r 22@<module> 10@bump 11 "
@@ -48,7 +48,7 @@ EXPECTED = {
         "22 22r 13r 36@<module> 36e"
     ),
     "match_stmt": (
-        "1@<module> 2 4 7 8 7@Batch 9 10 10r 7@<module> 8 13 29 30 14@describe 15 16 16r 29@<module> 30 "
+        "1@<module> 2 4 7 7@Batch 9 10 10r 13@<module> 29 30 14@describe 15 16 16r 29@<module> 30 "
         "14@describe 15 17 18 18r 29@<module> 30 14@describe 15 17 19 20 20r 29@<module> 30 14@describe "
         "15 17 19 21 22 22r 29@<module> 30 14@describe 15 17 19 21 23 24 24r 29@<module> 30 14@describe "
         "15 17 19 21 23 25 26 26r 29@<module> 29e"
@@ -61,21 +61,20 @@ EXPECTED = {
         "31@main 31r 34e@<module>"
     ),
     "exception_reraise": (
-        "1@<module> 5 5@TrainingError 6 6r 9@<module> 17 18 10@train 11 12 13 14 14r 20@<module> "
+        "1@<module> 5 5@TrainingError 6 6r 9@<module> 17 18 10@train 11 12 13 14 20@<module> "
         "11x@train"
     ),
-    "exception_chained": "1@<module> 5 14 6@load 7 11 11r 15@<module> 6@load 7 8 9 11 11r 9x",
+    "exception_chained": "1@<module> 5 14 6@load 7 11 11r 15@<module> 6@load 7 8 9 11 9x",
 }
 
-_MULTI_STEP_COMPREHENSION = "3.12+: an inlined comprehension pauses once per item"
 KNOWN: dict[str, tuple[bool, str]] = {
-    "comprehensions": (PY312, _MULTI_STEP_COMPREHENSION),
-    "closures": (PY312, _MULTI_STEP_COMPREHENSION),
-    "walrus": (PY312, _MULTI_STEP_COMPREHENSION),
-    "async_run": (PY312, _MULTI_STEP_COMPREHENSION + ", and again when the coroutine resumes inside one"),
-    "multiline": (True, "a statement spanning several lines pauses at each line its bytecode visits"),
-    "decorators": (True, "a decorated def pauses at each decorator line again after calling it"),
 }
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this test run's corpus runs (shared with the other corpus tests)."""
+    return corpus_folder(tmp_path_factory)
 
 
 def encode(trace: Trace) -> str:
@@ -111,7 +110,7 @@ def test_known_names_expected_scripts() -> None:
 
 
 @pytest.mark.parametrize("name", _cases())
-def test_steps_as_the_rules_say(name: str) -> None:
+def test_steps_as_the_rules_say(name: str, corpus: Path) -> None:
     """`tensorscope trace` pauses at the expected steps, in order, on this Python."""
-    trace = corpus_trace(name)
+    trace = corpus_trace(name, corpus)
     assert encode(trace) == EXPECTED[name]

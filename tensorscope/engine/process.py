@@ -36,6 +36,7 @@ When the pipe closes with no "end", the child died: the parent makes the end fro
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import dataclasses
 import multiprocessing
@@ -131,7 +132,6 @@ class _ChildEngine:
         self._held: Step | None = None
         """The last Step of the run (its end or uncaught exception), sent once the script's exit handlers
         have run, with what they printed."""
-        self._commands: threading.Thread | None = None
 
     def send(self, msg: tuple[Any, ...]) -> None:
         """Send one message to the parent (from any thread); a parent gone ends the child."""
@@ -167,9 +167,8 @@ class _ChildEngine:
         session._capture.whole_process = True  # this process is the script's: all its threads' output
         session._capture.hold = True  # kept after the script's last line, for its threads and exit handlers
         session._capture.tap = self._on_output
-        self._commands = threading.Thread(target=self._read_commands, name="tensorscope-commands",
-                                          daemon=True)
-        self._commands.start()
+        # a bare thread: threading.active_count()/enumerate() show the script only its own threads
+        _thread.start_new_thread(self._read_commands, ())
         try:
             trace = _drive(session, spec.mode)
             if trace.end_reason in ("finished", "exit", "exception"):  # it ended by itself, not stopped

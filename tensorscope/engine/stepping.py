@@ -64,6 +64,11 @@ def statement_starts(source: str) -> dict[int, int]:
         return {}
     starts: dict[int, int] = {}
 
+    def first_line(stmt: ast.stmt) -> int:
+        """A statement's first line: its first decorator's, for a decorated definition."""
+        decorators = getattr(stmt, "decorator_list", None) or []
+        return min([stmt.lineno, *(d.lineno for d in decorators)])
+
     def claim(first: int, last: int, start: int, floor: int) -> None:
         for n in range(max(first, floor + 1), last + 1):
             starts[n] = start
@@ -72,13 +77,12 @@ def statement_starts(source: str) -> dict[int, int]:
         """Claim the lines of `node`'s statements; lines up to `floor` are its own header's."""
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
-                first = child.lineno
-                decorators = getattr(child, "decorator_list", None) or []
-                if decorators:
-                    first = min(first, *(d.lineno for d in decorators))
+                first = first_line(child)
                 body = getattr(child, "body", None)
-                if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-                    last = max(child.lineno, body[0].lineno - 1)
+                if isinstance(child, ast.Match) and child.cases:  # its header is `match SUBJECT:`
+                    last = max(child.lineno, child.cases[0].pattern.lineno - 1)
+                elif isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                    last = max(child.lineno, first_line(body[0]) - 1)
                 else:
                     last = child.end_lineno or child.lineno
                 claim(first, last, first, floor)
@@ -86,7 +90,7 @@ def statement_starts(source: str) -> dict[int, int]:
             elif isinstance(child, ast.excepthandler | ast.match_case):
                 line = getattr(child, "lineno", None) or getattr(child.pattern, "lineno", 0)  # type: ignore[attr-defined]
                 body = child.body
-                last = max(line, body[0].lineno - 1) if body else line
+                last = max(line, first_line(body[0]) - 1) if body else line
                 claim(line, last, line, floor)
                 visit(child, max(floor, last))
             else:

@@ -160,10 +160,12 @@ class ScriptTarget:
     def as_main(self) -> Iterator[dict[str, object]]:
         """Install a fresh `__main__` with argv and sys.path[0] as plain python sets them; restore."""
         main = types.ModuleType("__main__")
+        if sys.version_info < (3, 14):  # python up to 3.13 starts __main__ with an empty __annotations__
+            main.__dict__["__annotations__"] = {}
         main.__dict__.update(
             {
-                "__file__": str(self.path),
                 "__builtins__": __builtins__,
+                "__file__": str(self.path),
                 "__cached__": None,
                 "__spec__": None,
                 "__loader__": None,

@@ -8,6 +8,7 @@ an exception raised or handled. What counts as a step is decided by the handler,
 
 from __future__ import annotations
 
+import dis
 import sys
 import threading
 import types
@@ -62,6 +63,16 @@ class Tracer(Protocol):
         ...
 
 
+_LEAVING_OPS = frozenset(dis.opmap[name] for name in ("RETURN_VALUE", "YIELD_VALUE"))
+
+
+def _left_by_exception(frame: types.FrameType) -> bool:
+    """At a settrace `return` event: whether an exception unwinds `frame` (a bare `raise`, an exception
+    leaving a `finally`, GeneratorExit at a yield) rather than a return or a yield. 3.11 reports an
+    `exception` event only where an exception is first raised or propagates into a frame, not for these."""
+    return frame.f_code.co_code[frame.f_lasti] not in _LEAVING_OPS
+
+
 class SettraceTracer:
     """Python 3.11: a `sys.settrace` function on the script's thread, local tracing in user code only."""
 
@@ -96,8 +107,8 @@ class SettraceTracer:
             h.line(frame, line, back)
         elif event == "return":
             self._last.pop(frame, None)
-            unwinding = self._unwinding.pop(frame, None) is not None
-            h.leave(frame, unwinding)
+            self._unwinding.pop(frame, None)
+            h.leave(frame, _left_by_exception(frame))
         elif event == "exception":
             self._unwinding[frame] = arg[1]
             h.raised(frame, arg[1])
@@ -115,8 +126,6 @@ class _CodeInfo:
     __slots__ = ("back_edges", "comp_edges", "lines")
 
     def __init__(self, code: types.CodeType, source: str) -> None:
-        import dis
-
         positions = list(code.co_positions())
         self.lines = [p[0] for p in positions]
         """Line of the instruction at each code unit (offset // 2)."""
