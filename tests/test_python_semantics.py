@@ -31,11 +31,7 @@ ALL = True
 ASPECTS = ("check-output", "check-stdout", "check-exception", "check-status", "check-flags",
            "trace-output", "trace-quiet", "trace-stdout", "trace-stderr", "trace-exception", "trace-status")
 # (script, aspect) -> (on this Python?, what differs today); *-output: no JSON / no trace file at all.
-_STREAMS = ("the engine captures the script's output with its own objects in sys.stdout and sys.stderr "
-            "(engine/capture.py), not at the file descriptors: type(sys.stdout) is _ThreadRoutedStream")
 KNOWN: dict[tuple[str, str], tuple[bool, str]] = {
-    ("visible", "check-stdout"): (ALL, _STREAMS),
-    ("visible", "trace-stdout"): (ALL, _STREAMS),
 }
 
 
@@ -160,13 +156,6 @@ def test_script_behaves_as_under_python(name: str, corpus: Path) -> None:
         pytest.xfail("; ".join(f"{aspect}: {reason}" for aspect, reason in sorted(known.items())))
 
 
-_CUDA_BUILD = torch.version.cuda is not None
-
-
-@pytest.mark.xfail(_CUDA_BUILD, strict=True,
-                   reason="headless runs fork the engine from the calling process: once it asked "
-                          "torch.cuda.is_available(), CUDA cannot be initialised in the child ('Cannot "
-                          "re-initialize CUDA in forked subprocess'); only a CUDA build of torch is affected")
 def test_cuda_answers_as_under_python_when_the_caller_asked_first(corpus: Path) -> None:
     """A run started by a process that already asked torch.cuda.is_available() (a notebook, the test suite,
     `--simulate-cuda`'s check) still gets python's answers to the script's CUDA requests."""
