@@ -118,6 +118,8 @@ def _as_main_process() -> None:
     me._name, me._identity, me._parent_pid = "MainProcess", (), None  # type: ignore[attr-defined]
     me._parent_name = None  # type: ignore[attr-defined]
     process._parent_process = None  # type: ignore[attr-defined]
+    # the fork server set this process's start method to its own; python's default is the platform's
+    multiprocessing.set_start_method(None, force=True)
 
 
 class _ChildEngine:
