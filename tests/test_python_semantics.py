@@ -26,7 +26,6 @@ from corpus_runs import CORPUS, Run, Runs, corpus_folder, corpus_runs
 
 SCRIPTS = sorted(p.stem for p in CORPUS.glob("*.py"))
 TRACEBACK_HEAD = "Traceback (most recent call last):\n"
-ALL = True
 
 ASPECTS = ("check-output", "check-stdout", "check-exception", "check-status", "check-flags",
            "trace-output", "trace-quiet", "trace-stdout", "trace-stderr", "trace-exception", "trace-status")
