@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from tensorscope import __version__
+from tensorscope.engine.sampling import EVERY, FULL_PASSES
 
 EXIT_CLEAN, EXIT_FLAGGED, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -244,13 +245,22 @@ def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Stop the script after this long.")
+@click.option("--every-pass", is_flag=True,
+              help=f"Check every pass of every loop (slower). By default each loop's first {FULL_PASSES} "
+                   f"passes are checked, then one in {EVERY}.")
 def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
-          lang: str, as_json: bool, timeout: float | None) -> None:
-    """Run SCRIPT headless with every check on; exit 1 if anything is flagged (for CI)."""
+          lang: str, as_json: bool, timeout: float | None, every_pass: bool) -> None:
+    """Run SCRIPT headless with every check on; exit 1 if anything is flagged (for CI).
+
+    A training loop's mistakes show in its first passes or persist (NaN, a graph kept alive), so after
+    a loop's first passes only one in a few is checked and the others run at full speed; an exception
+    is always seen. --every-pass checks them all.
+    """
     from tensorscope.report import check_report
 
     target = _load(script, args)
-    result = _run_engine(target, "run", timeout, trace_modules=trace_modules, simulate_cuda=simulate_cuda)
+    result = _run_engine(target, "run", timeout, trace_modules=trace_modules, simulate_cuda=simulate_cuda,
+                         every_pass=every_pass)
     if as_json:
         exc = result.exception
         payload = {

@@ -94,7 +94,7 @@ class DtypeMismatch(Check):
     wants_lines = True
 
     def __init__(self) -> None:
-        self._plans: dict[tuple[types.CodeType, int], tuple[list[ast.expr], Operands, list[str]] | None] = {}
+        self._plans: dict[tuple[str, int], tuple[list[ast.expr], Operands, list[str]] | None] = {}
         self._pending: dict[types.FrameType, _Pending] = {}
         self._flagged: set[str] = set()
         self._results: dict[int, weakref.ref[torch.Tensor]] = {}
@@ -174,7 +174,7 @@ class DtypeMismatch(Check):
                 self._check_promotion(ctx, frame, *done)
             if pending:
                 self._prune(ctx, frame)
-        key = (frame.f_code, line)
+        key = (frame.f_code.co_filename, line)
         plan = self._plans.get(key, _UNKNOWN)
         if plan is _UNKNOWN:
             plan = self._plans[key] = _plan(frame.f_code.co_filename, line)

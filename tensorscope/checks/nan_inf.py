@@ -79,7 +79,7 @@ class NanInf(Check, Subscriber):
         self._after = AfterLine()
         self._flagged: set[str] = set()
         self._calls: dict[str, int] = {}
-        self._runs: dict[tuple[types.CodeType, int], int] = {}
+        self._runs: dict[tuple[str, int], int] = {}
 
     def _due(self, what: str) -> bool:
         n = self._calls.get(what, 0) + 1
@@ -98,7 +98,7 @@ class NanInf(Check, Subscriber):
             if done is not None:
                 self._finished(ctx, *done)
         if info.assigned or info.steps:
-            key = (frame.f_code, line)
+            key = (frame.f_code.co_filename, line)
             n = self._runs.get(key, 0) + 1
             self._runs[key] = n
             if n <= _FIRST_LINES or n % _EVERY_LINE == 0:

@@ -236,6 +236,17 @@ _generation = 0
 _undo: list[Callable[[], None]] = []
 _off: dict[int, list[tuple[Any, Any]]] = {}
 """Per thread: (module or optimizer, trace function) for each call that switched tracing off."""
+_resting: set[int] = set()
+"""Threads in an unobserved pass of `check` (their tracer is quiet): the hooks leave every call be."""
+
+
+def rest(resting: bool) -> None:
+    """While this thread's script runs an unobserved pass, switching tracing off and on around library
+    calls costs more than it saves: the hooks do nothing then."""
+    if resting:
+        _resting.add(threading.get_ident())
+    else:
+        _resting.discard(threading.get_ident())
 
 
 def _on_module_registered(*_args: Any) -> None:
@@ -248,7 +259,7 @@ def _untrace(owner: Any, safe: Callable[[LibraryCalls], bool]) -> None:
     """Switch this thread's tracing off for a call of `owner` when `safe` says it cannot reach user code."""
     tid = threading.get_ident()
     lib = _active.get(tid)
-    if lib is None:
+    if lib is None or tid in _resting:
         return
     tracer = sys.gettrace()
     if tracer is None:
@@ -322,5 +333,6 @@ def untraced_library_calls(lib: LibraryCalls) -> Iterator[None]:
         with _lock:
             _active.pop(tid, None)
             _off.pop(tid, None)
+            _resting.discard(tid)
             if not _active:
                 _uninstall()

@@ -224,12 +224,13 @@ def static_value(name: str, local: Any, global_: dict[str, Any]) -> Any:
 
 _TEMPLATE = compile("def _op(f, a, k): return f(*a, **k)\n", "<tensorscope>", "exec").co_consts[0]
 _disguises: dict[tuple[str, int, int], types.FunctionType] = {}
-_disguise_codes: set[types.CodeType] = set()
+_disguise_codes: dict[int, types.CodeType] = {}
+"""By id: hashing a code object hashes its bytecode (slow for a long script's module)."""
 
 
 def is_disguise(code: types.CodeType) -> bool:
     """Whether `code` is one of ours that only carries a user's line for warnings (never step into it)."""
-    return code in _disguise_codes
+    return id(code) in _disguise_codes
 
 
 def caller_of_op() -> types.FrameType:
@@ -253,7 +254,7 @@ def call_as(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: di
             _disguises.clear()
             _disguise_codes.clear()
         _disguises[key] = fn
-        _disguise_codes.add(code)
+        _disguise_codes[id(code)] = code
     try:
         return fn(func, args, kwargs)
     except BaseException as exc:  # re-raised as is, minus the disguise's entry in its traceback
@@ -265,7 +266,7 @@ def _drop_disguise(tb: types.TracebackType | None) -> None:
     """Unlink the disguise's frame from a traceback: tracebacks show the user's line, then PyTorch's."""
     prev = None
     while tb is not None:
-        if tb.tb_frame.f_code in _disguise_codes:
+        if id(tb.tb_frame.f_code) in _disguise_codes:
             if prev is not None:
                 prev.tb_next = tb.tb_next
             return
@@ -321,7 +322,7 @@ class Instrument(Monitor):
         self._owner: types.FrameType | None = None
         self._busy = False
         self._need = False
-        self._plans: dict[tuple[types.CodeType, int], _LinePlan] = {}
+        self._plans: dict[tuple[str, int], _LinePlan] = {}
         self._hooked: dict[int, Any] = {}
         """id of a loss module -> the handle of our pre-hook on it."""
         self._pending: tuple[types.FrameType, int, BackwardCall] | None = None
@@ -379,10 +380,10 @@ class Instrument(Monitor):
         if pending is not None and (frame is not pending[0] or line != pending[1]) \
                 and not self._below(frame, pending[0]):
             self._settle_pending(ctx, None)
-        plan = self._plans.get((frame.f_code, line))
+        key = (frame.f_code.co_filename, line)  # (not the code object: hashing one hashes its bytecode)
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self._plan(ctx, frame, line)
-            self._plans[(frame.f_code, line)] = plan
+            plan = self._plans[key] = self._plan(ctx, frame, line)
         need, checkers, receiver, callees = plan
         if callees:
             self._hook_losses(frame, callees)
@@ -407,6 +408,11 @@ class Instrument(Monitor):
             torch._C._push_on_torch_function_stack(self._mode)
             self._on = True
             self._owner = frame
+
+    def on_gap(self, ctx: Session) -> None:
+        """An unobserved pass starts: leave the mode (its lines run at full speed)."""
+        self._pop()
+        self._need = False
 
     def on_finish(self, ctx: Session) -> None:
         self._pop()
@@ -590,7 +596,7 @@ class Instrument(Monitor):
     def _module_pre(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
         name = _LOSS_MODULES.get(type(module))
         ctx = self._ctx
-        if name is None or ctx is None or threading.get_ident() != self._tid:
+        if name is None or ctx is None or threading.get_ident() != self._tid or ctx.unobserved:
             return
         f: types.FrameType | None = sys._getframe(1)
         while f is not None and not ctx.is_user_code(f.f_code):
@@ -599,7 +605,7 @@ class Instrument(Monitor):
 
     def _step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         ctx = self._ctx
-        if ctx is None or threading.get_ident() != self._tid:
+        if ctx is None or threading.get_ident() != self._tid or ctx.unobserved:
             return
         for handler in self.step_handlers:
             try:

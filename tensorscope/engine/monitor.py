@@ -52,6 +52,11 @@ class Monitor:
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         """Called before each line of user code runs (the previous line in that frame is done)."""
 
+    def on_gap(self, ctx: Session) -> None:
+        """The line just seen (by on_line) starts a pass of a loop that `check` does not observe: no line
+        runs through on_line until the next observed one, and hooks firing meanwhile should stay quiet
+        (`ctx.unobserved`). Finish or drop what waits for "the next line"."""
+
     def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         """The script raised `exc` uncaught at `line`. Return True when a flag explained it."""

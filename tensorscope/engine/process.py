@@ -77,6 +77,8 @@ class RunSpec:
     max_steps: int | None = None
     stop_on_flags: bool = False
     simulate_cuda: bool = False
+    every_pass: bool = False
+    """`run` mode: observe every pass of every loop (else, after a loop's first passes, one in a few)."""
     checks: str = "tensorscope.checks:default_checks"
     """`module:function` the child calls for the checks to run ("" for none)."""
 
@@ -172,7 +174,7 @@ class _ChildEngine:
         # a bare thread: threading.active_count()/enumerate() show the script only its own threads
         _thread.start_new_thread(self._read_commands, ())
         try:
-            trace = _drive(session, spec.mode)
+            trace = _drive(session, spec.mode, spec.every_pass)
             if trace.end_reason in ("finished", "exit", "exception"):  # it ended by itself, not stopped
                 trace = self._exit_as_python(trace)
         finally:
@@ -283,12 +285,12 @@ def _without_us(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return unraisable
 
 
-def _drive(session: Any, mode: Mode) -> Trace:
+def _drive(session: Any, mode: Mode, every_pass: bool = False) -> Trace:
     """Run the script to its end on this thread: the child's main thread, as under plain python."""
     if mode == "record":
         return session.record()
     if mode == "run":
-        return session.run()
+        return session.run(every_pass=every_pass)
     return session.run_here("step")
 
 
@@ -630,9 +632,10 @@ def encode_costs(step: Step, rounds: int = 200) -> dict[str, float]:
 
 def spec_for(target: Any, mode: Mode, *, trace_modules: Iterable[str] = (),
              breakpoints: Iterable[tuple[str, int]] = (), max_steps: int | None = None,
-             stop_on_flags: bool = False, simulate_cuda: bool = False,
+             stop_on_flags: bool = False, simulate_cuda: bool = False, every_pass: bool = False,
              checks: str = RunSpec.checks) -> RunSpec:
     """The RunSpec of a ScriptTarget."""
     return RunSpec(path=str(target.path), display=target.display, argv=tuple(target.argv), mode=mode,
                    trace_modules=tuple(trace_modules), breakpoints=tuple(breakpoints), max_steps=max_steps,
-                   stop_on_flags=stop_on_flags, simulate_cuda=simulate_cuda, checks=checks)
+                   stop_on_flags=stop_on_flags, simulate_cuda=simulate_cuda, every_pass=every_pass,
+                   checks=checks)

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import torch
 
+from tensorscope.engine import fastpath
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.collect import StatsCache, collect, scope_of
 from tensorscope.engine.commands import COMMANDS, Command
@@ -29,6 +30,7 @@ from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
 from tensorscope.engine.instrument import with_instrument
 from tensorscope.engine.monitor import Monitor
+from tensorscope.engine.sampling import COUNT, DARK, GO_DARK, OBSERVE, WAKE, PassSampler, loops_in
 from tensorscope.engine.simcuda import SimulatedCuda
 from tensorscope.engine.stepping import is_new_step, pauses_at, statement_starts
 from tensorscope.engine.target import ScriptTarget, display_path
@@ -85,11 +87,10 @@ class Session:
         self._user_files: set[str] = {str(self.target.path)}
         self._display: dict[str, str] = {str(self.target.path): self.target.display}
         self._sources: dict[str, tuple[str, ...]] = {self.target.display: self.target.lines}
-        self._user_code: dict[types.CodeType, bool] = {}
-        self._stepped: dict[types.CodeType, bool] = {}
-        self._starts: dict[types.CodeType, dict[int, int]] = {}
-        """Per code object: line -> first line of its statement (a multi-line statement is one step)."""
+        self._user_code: dict[int, tuple[types.CodeType, bool]] = {}
+        self._stepped: dict[int, tuple[types.CodeType, bool]] = {}
         self._starts_by_file: dict[str, dict[int, int]] = {}
+        """Per file: line -> first line of its statement (a multi-line statement is one step)."""
         self._depth: dict[types.FrameType, int] = {}
         self._raised: RaisedInfo | None = None
         """The last exception raised in the user's code, until the next Step carries it."""
@@ -105,7 +106,7 @@ class Session:
             else:
                 self.add_breakpoint(bp[1], bp[0])
         self._stats = StatsCache()
-        self._frame_infos: dict[tuple[types.CodeType, int], FrameInfo] = {}
+        self._frame_infos: dict[tuple[str, int, str, int], FrameInfo] = {}
         self._frames: dict[tuple[FrameInfo, ...], tuple[FrameInfo, ...]] = {}
         self._pending_flags: list[Flag] = []
         self._line_monitors: list[Monitor] = [m for m in self.monitors if m.wants_lines]
@@ -137,6 +138,9 @@ class Session:
         """The last line each live user frame ran: what a pause marks as "just executed"."""
         self._last_module_line = 0
         self._step_count = 0
+        self._sampler: PassSampler | None = None
+        self._loops_by_file: dict[str, dict[int, frozenset[int]]] = {}
+        """`run()` only: which passes of the user's loops are observed (None: every line is)."""
         self.internal_errors: list[str] = []
         """Errors inside tensorscope's own bookkeeping (kept out of the script; tests assert none)."""
 
@@ -237,12 +241,29 @@ class Session:
         self._mode = "step"
         return self._headless(timeout)
 
-    def run(self, timeout: float | None = None) -> Trace:
-        """Run headless to the end without recording steps (flags only): the fast path of `check`."""
+    def run(self, timeout: float | None = None, *, every_pass: bool = False) -> Trace:
+        """Run headless to the end without recording steps (flags only): the fast path of `check`.
+
+        A loop's passes are all observed up to `sampling.FULL_PASSES`, then one in `sampling.EVERY`
+        (`every_pass`: all of them), unless breakpoints, `stop_on_flags` or `max_steps` need every line.
+        """
         self._interactive = False
         self._record = False
         self._mode = "continue"
+        if not (every_pass or self._breaks or self.stop_on_flags or self.max_steps is not None):
+            self._sampler = PassSampler(self._loops_of)
         return self._headless(timeout)
+
+    @property
+    def unobserved(self) -> bool:
+        """True while a sampled-out pass of a loop runs (`run()` only): hooks fired now stay quiet."""
+        sampler = self._sampler
+        return sampler is not None and sampler.frame is not None
+
+    @property
+    def unobserved_passes(self) -> int:
+        """How many loop passes ran unobserved (`run()`'s sampling)."""
+        return 0 if self._sampler is None else self._sampler.unobserved_passes
 
     # --- RunContext for monitors ------------------------------------------------------------------
 
@@ -291,11 +312,10 @@ class Session:
 
     def is_user_code(self, code: types.CodeType) -> bool:
         """Whether `code` belongs to the user's files (the script and --trace modules)."""
-        known = self._user_code.get(code)
-        if known is None:
-            known = code.co_filename in self._user_files
-            self._user_code[code] = known
-        return known
+        known = self._user_code.get(id(code))  # (hashing a code object hashes its bytecode: by id)
+        if known is None or known[0] is not code:
+            known = self._user_code[id(code)] = (code, code.co_filename in self._user_files)
+        return known[1]
 
     # --- running the script ---------------------------------------------------------------------------
 
@@ -500,11 +520,11 @@ class Session:
 
     def traced(self, code: types.CodeType) -> bool:
         """Whether `code`'s lines are stepped: the user's code, not a comprehension, lambda or genexpr."""
-        known = self._stepped.get(code)
-        if known is None:
-            known = self.is_user_code(code) and code.co_name not in _NOT_STEPPED
-            self._stepped[code] = known
-        return known
+        known = self._stepped.get(id(code))
+        if known is None or known[0] is not code:
+            stepped = self.is_user_code(code) and code.co_name not in _NOT_STEPPED
+            known = self._stepped[id(code)] = (code, stepped)
+        return known[1]
 
     def source_of(self, code: types.CodeType) -> str:
         """The text of the file `code` was compiled from, as this session read it."""
@@ -512,21 +532,29 @@ class Session:
             return self.target.source
         return "\n".join(self._sources.get(self._display_of(code.co_filename), ()))
 
+    def _loops_of(self, code: types.CodeType) -> dict[int, frozenset[int]]:
+        """The loops of the file `code` comes from (header line -> body lines)."""
+        found = self._loops_by_file.get(code.co_filename)
+        if found is None:
+            found = self._loops_by_file[code.co_filename] = loops_in(self.source_of(code))
+        return found
+
     def _statement(self, code: types.CodeType, line: int) -> int:
         """The first line of the statement `line` belongs to in `code`'s file."""
-        starts = self._starts.get(code)
+        starts = self._starts_by_file.get(code.co_filename)
         if starts is None:
-            by_file = self._starts_by_file.get(code.co_filename)
-            if by_file is None:
-                by_file = self._starts_by_file[code.co_filename] = statement_starts(self.source_of(code))
-            starts = self._starts[code] = by_file
+            starts = self._starts_by_file[code.co_filename] = statement_starts(self.source_of(code))
         return starts.get(line, line)
 
     def _line_of(self, frame: types.FrameType) -> int:
         return self._statement(frame.f_code, frame.f_lineno or 0) if frame.f_lineno else 0
 
-    def enter(self, frame: types.FrameType) -> None:
-        """A stepped frame starts or resumes: note its depth among the user's frames."""
+    def enter(self, frame: types.FrameType) -> bool:
+        """A stepped frame starts or resumes: note its depth among the user's frames. True: it runs inside
+        an unobserved pass (the tracer may switch this event off until `wake`)."""
+        sampler = self._sampler
+        if sampler is not None and sampler.frame is not None and sampler.below(frame):
+            return True
         parent = frame.f_back
         depth = 0
         while parent is not None:
@@ -536,34 +564,82 @@ class Session:
                 break
             parent = parent.f_back
         self._depth[frame] = depth
+        return False
 
-    def line(self, frame: types.FrameType, line: int, back_jump: bool) -> None:
-        """A line event: a step when it starts a new statement (or a loop comes back to its line)."""
+    def line(self, frame: types.FrameType, line: int, back_jump: bool) -> bool:
+        """A line event: a step when it starts a new statement (or a loop comes back to its line).
+        True: the line runs inside an unobserved pass (the tracer may switch its event off)."""
         try:
             start = self._statement(frame.f_code, line) if line else 0
-            if not is_new_step(self._frame_line.get(frame), start, back_jump):
-                return
+            seen = OBSERVE
+            if self._sampler is not None:
+                seen = self._sampler.line(frame, start)
+                if seen == DARK:
+                    return True
+                if seen == COUNT:
+                    if self._stop.is_set():
+                        raise _StopScript
+                    return False
+                if seen == WAKE:
+                    self._wake()
+            if seen == OBSERVE and not is_new_step(self._frame_line.get(frame), start, back_jump):
+                return False
             if frame is self._catch_frame and self._raised is not None:
                 self._caught(frame, start)
             self._on_line(frame, start)
+            if seen == GO_DARK:
+                self._gap()
         except _StopScript:
             raise
         except Exception as exc:  # a bug of ours must never become the script's exception
             self._internal("engine (line)", exc)
+        return False
 
-    def leave(self, frame: types.FrameType, unwinding: bool) -> None:
-        """A stepped frame returns, yields or is unwound by an exception."""
+    def leave(self, frame: types.FrameType, unwinding: bool) -> bool:
+        """A stepped frame returns, yields or is unwound by an exception. True: it ran inside an unobserved
+        pass (the tracer may switch this event off)."""
+        sampler = self._sampler
+        if sampler is not None and sampler.frame is not None:
+            if frame is sampler.frame:
+                sampler.end()
+                self._wake()
+            elif sampler.below(frame):
+                return True
         try:
             self._on_return(frame, unwinding)
         except _StopScript:
             raise
         except Exception as exc:
             self._internal("engine (return)", exc)
+        return False
+
+    def _wake(self) -> None:
+        """An unobserved pass is over: every event the tracer switched off fires again."""
+        self._frame_line.clear()  # (the lines in between ran unseen: the next one is a new step)
+        tracer = self.tracer
+        if tracer is not None:
+            tracer.wake()
+            fastpath.rest(False)
+
+    def _gap(self) -> None:
+        """The line just seen starts an unobserved pass: monitors learn that lines go unseen from here."""
+        tracer = self.tracer
+        if tracer is not None:
+            tracer.quiet()
+            fastpath.rest(True)
+        for m in self._line_monitors:
+            try:
+                m.on_gap(self)
+            except Exception as exc:
+                self._internal(_monitor_name(m), exc)
 
     def raised(self, frame: types.FrameType, exc: BaseException) -> None:
         """An exception is raised in a stepped frame, or propagates into one."""
         if isinstance(exc, _StopScript):
             return
+        sampler = self._sampler
+        if sampler is not None and sampler.end():  # an exception inside an unobserved pass: watch again
+            self._wake()
         try:
             if exc is self._raised_exc:  # the same exception, now in a caller
                 self._catch_frame = frame
@@ -731,7 +807,8 @@ class Session:
         return self._frames.setdefault(stack, stack)  # one copy per distinct stack: long histories stay small
 
     def _frame_info(self, f: types.FrameType, line: int) -> FrameInfo:
-        key = (f.f_code, line)
+        fc = f.f_code
+        key = (fc.co_filename, fc.co_firstlineno, fc.co_name, line)  # (not the code: its hash is slow)
         info = self._frame_infos.get(key)
         if info is None:
             display = self._display_of(f.f_code.co_filename)

@@ -28,16 +28,18 @@ class TraceHandler(Protocol):
         """The source text of the file `code` comes from ("" when unknown)."""
         ...
 
-    def enter(self, frame: types.FrameType) -> None:
-        """A traced frame starts or resumes (a generator)."""
+    def enter(self, frame: types.FrameType) -> bool:
+        """A traced frame starts or resumes (a generator). True: nothing needs this frame's events until
+        the handler calls `wake()` (the backend may switch them off)."""
         ...
 
-    def line(self, frame: types.FrameType, line: int, back_jump: bool) -> None:
-        """A line of a traced frame is about to run; `back_jump`: a loop jumped back to the same line."""
+    def line(self, frame: types.FrameType, line: int, back_jump: bool) -> bool:
+        """A line of a traced frame is about to run; `back_jump`: a loop jumped back to the same line.
+        True: nothing needs this line's event until `wake()`."""
         ...
 
-    def leave(self, frame: types.FrameType, unwinding: bool) -> None:
-        """A traced frame returns or yields (`unwinding`: an exception leaves it)."""
+    def leave(self, frame: types.FrameType, unwinding: bool) -> bool:
+        """A traced frame returns or yields (`unwinding`: an exception leaves it). True: as for `line`."""
         ...
 
     def raised(self, frame: types.FrameType, exc: BaseException) -> None:
@@ -62,6 +64,14 @@ class Tracer(Protocol):
         """Stop tracing and give back what `start` took (tool ids, trace functions)."""
         ...
 
+    def quiet(self) -> None:
+        """An unobserved stretch starts: frames that start from now on need no events (until `wake`)."""
+        ...
+
+    def wake(self) -> None:
+        """Every event the handler let the backend switch off fires again from now on."""
+        ...
+
 
 _LEAVING_OPS = frozenset(dis.opmap[name] for name in ("RETURN_VALUE", "YIELD_VALUE"))
 
@@ -82,6 +92,7 @@ class SettraceTracer:
         self.handler = handler
         self._last: dict[types.FrameType, int] = {}
         self._unwinding: dict[types.FrameType, BaseException] = {}
+        self._quiet = False
 
     def start(self) -> None:
         sys.settrace(self._call)
@@ -89,10 +100,25 @@ class SettraceTracer:
     def stop(self) -> None:
         sys.settrace(None)
 
+    def quiet(self) -> None:
+        """Call events go to `getattr` meanwhile: called as `getattr(frame, "call", None)`, it answers None
+        (no tracing for the new frame) from C, without a Python call per function call."""
+        if sys.gettrace() == self._call:  # (a bound method: a new object each time, so ==)
+            sys.settrace(getattr)
+            self._quiet = True
+
+    def wake(self) -> None:
+        """(settrace cannot switch single lines off: a frame started while quiet stays untraced.)"""
+        if self._quiet:
+            self._quiet = False
+            if sys.gettrace() is getattr:
+                sys.settrace(self._call)
+
     def _call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if not self.handler.traced(frame.f_code):
             return None
-        self.handler.enter(frame)
+        if self.handler.enter(frame):
+            return None  # runs inside an unobserved pass: no events for this frame at all
         return self._local
 
     def _local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
@@ -145,6 +171,13 @@ class _CodeInfo:
         return self.lines[i] if 0 <= i < len(self.lines) else None
 
 
+_LOCAL_EVENTS = 0
+if sys.version_info >= (3, 12):
+    _E = sys.monitoring.events
+    _LOCAL_EVENTS = _E.LINE | _E.JUMP | _E.BRANCH | _E.PY_RESUME | _E.PY_RETURN | _E.PY_YIELD
+"""The events of the user's code objects (set on each as it first starts)."""
+
+
 class MonitoringTracer:
     """Python 3.12+: `sys.monitoring` with a tool id of its own (debuggers and coverage keep theirs).
 
@@ -160,8 +193,11 @@ class MonitoringTracer:
         self.handler = handler
         self.tool: int | None = None
         self._ident: int | None = None
-        self._codes: set[types.CodeType] = set()
-        self._info: dict[types.CodeType, _CodeInfo] = {}
+        self._codes: dict[int, types.CodeType] = {}
+        """The user's code objects with local events, by id (hashing a code object hashes its bytecode)."""
+        self._info: dict[int, _CodeInfo] = {}
+        self._dimmed: dict[int, types.CodeType] = {}
+        """User code objects with events switched off on the handler's word, until `wake`."""
 
     def start(self) -> None:
         mon = sys.monitoring
@@ -199,7 +235,7 @@ class MonitoringTracer:
         mon = sys.monitoring
         try:
             mon.set_events(tool, 0)
-            for code in self._codes:
+            for code in self._codes.values():
                 mon.set_local_events(tool, code, 0)
             for event in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.LINE, mon.events.JUMP,
                           mon.events.BRANCH, mon.events.PY_RETURN, mon.events.PY_YIELD,
@@ -209,37 +245,52 @@ class MonitoringTracer:
             self._codes.clear()
             mon.free_tool_id(tool)
 
+    def quiet(self) -> None:
+        """(Nothing to do: each event switches itself off, answering DISABLE.)"""
+
+    def wake(self) -> None:
+        """Switch the events the handler let us switch off back on: only in the user's code objects
+        (`restart_events` would make every library function run its first-call event again)."""
+        tool = self.tool
+        if tool is None:
+            self._dimmed.clear()
+            return
+        for code in self._dimmed.values():
+            sys.monitoring.set_local_events(tool, code, 0)
+            sys.monitoring.set_local_events(tool, code, _LOCAL_EVENTS)
+        self._dimmed.clear()
+
     # --- callbacks (the frame of the event is the caller's) ---------------------------------------
 
     def _py_start(self, code: types.CodeType, offset: int) -> Any:
-        if code not in self._codes:
+        if id(code) not in self._codes:
             if not self.handler.traced(code):
                 return sys.monitoring.DISABLE
             if threading.get_ident() != self._ident or self.tool is None:
                 return None
-            E = sys.monitoring.events
-            sys.monitoring.set_local_events(
-                self.tool, code, E.LINE | E.JUMP | E.BRANCH | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD)
-            self._codes.add(code)
+            sys.monitoring.set_local_events(self.tool, code, _LOCAL_EVENTS)
+            self._codes[id(code)] = code  # (kept alive here, so its id stays its own)
         elif threading.get_ident() != self._ident:
             return None
-        self.handler.enter(sys._getframe(1))
-        return None
+        self.handler.enter(sys._getframe(1))  # (PY_START is global: switched off, only restart_events
+        return None                           # could switch it back on)
 
     def _py_resume(self, code: types.CodeType, offset: int) -> Any:
-        if threading.get_ident() == self._ident:
-            self.handler.enter(sys._getframe(1))
+        if threading.get_ident() == self._ident and self.handler.enter(sys._getframe(1)):
+            self._dimmed[id(code)] = code
+            return sys.monitoring.DISABLE
         return None
 
     def _line(self, code: types.CodeType, line: int) -> Any:
-        if threading.get_ident() == self._ident:
-            self.handler.line(sys._getframe(1), line, False)
+        if threading.get_ident() == self._ident and self.handler.line(sys._getframe(1), line, False):
+            self._dimmed[id(code)] = code
+            return sys.monitoring.DISABLE
         return None
 
     def _jump(self, code: types.CodeType, src: int, dest: int) -> Any:
-        info = self._info.get(code)
+        info = self._info.get(id(code))
         if info is None:
-            info = self._info[code] = _CodeInfo(code, self.handler.source_of(code))
+            info = self._info[id(code)] = _CodeInfo(code, self.handler.source_of(code))
         if src not in info.back_edges:
             return sys.monitoring.DISABLE
         if dest > src:  # a backward conditional jump not taken
@@ -247,27 +298,29 @@ class MonitoringTracer:
         line = info.line_at(src)
         if src in info.comp_edges or line is None or info.line_at(dest) != line:
             return sys.monitoring.DISABLE  # a comprehension's loop, or LINE reports the new line
-        if threading.get_ident() == self._ident:
-            self.handler.line(sys._getframe(1), line, True)
+        if threading.get_ident() == self._ident and self.handler.line(sys._getframe(1), line, True):
+            self._dimmed[id(code)] = code
+            return sys.monitoring.DISABLE
         return None
 
     def _py_return(self, code: types.CodeType, offset: int, value: object) -> Any:
-        if threading.get_ident() == self._ident:
-            self.handler.leave(sys._getframe(1), False)
+        if threading.get_ident() == self._ident and self.handler.leave(sys._getframe(1), False):
+            self._dimmed[id(code)] = code
+            return sys.monitoring.DISABLE
         return None
 
     def _py_unwind(self, code: types.CodeType, offset: int, exc: BaseException) -> Any:
-        if code in self._codes and threading.get_ident() == self._ident:
+        if id(code) in self._codes and threading.get_ident() == self._ident:
             self.handler.leave(sys._getframe(1), True)
         return None
 
     def _raise(self, code: types.CodeType, offset: int, exc: BaseException) -> Any:
-        if code in self._codes and threading.get_ident() == self._ident:
+        if id(code) in self._codes and threading.get_ident() == self._ident:
             self.handler.raised(sys._getframe(1), exc)
         return None
 
     def _handled(self, code: types.CodeType, offset: int, exc: BaseException) -> Any:
-        if code in self._codes and threading.get_ident() == self._ident:
+        if id(code) in self._codes and threading.get_ident() == self._ident:
             self.handler.handled(sys._getframe(1), exc)
         return None
 
