@@ -242,11 +242,18 @@ _resting: set[int] = set()
 
 def rest(resting: bool) -> None:
     """While this thread's script runs an unobserved pass, switching tracing off and on around library
-    calls costs more than it saves: the hooks do nothing then."""
-    if resting:
-        _resting.add(threading.get_ident())
-    else:
-        _resting.discard(threading.get_ident())
+    calls costs more than it saves: the hooks are taken away (PyTorch's calls then skip its hook
+    machinery), and put back when a pass is observed again."""
+    tid = threading.get_ident()
+    with _lock:
+        if resting:
+            _resting.add(tid)
+            if _undo and _active and _resting.issuperset(_active):
+                _uninstall()
+        else:
+            _resting.discard(tid)
+            if not _undo and tid in _active:
+                _install()
 
 
 def _on_module_registered(*_args: Any) -> None:

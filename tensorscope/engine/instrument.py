@@ -325,6 +325,8 @@ class Instrument(Monitor):
         self._plans: dict[tuple[str, int], _LinePlan] = {}
         self._hooked: dict[int, Any] = {}
         """id of a loss module -> the handle of our pre-hook on it."""
+        self._step_hook: Any = None
+        """The handle of our global optimizer step pre-hook (None while unobserved passes run)."""
         self._pending: tuple[types.FrameType, int, BackwardCall] | None = None
         """A plain `t.backward()` line announced at its start, awaiting its end."""
         for s in subscribers:
@@ -363,8 +365,8 @@ class Instrument(Monitor):
         self._tid = threading.get_ident()
         stack = ExitStack()
         stack.callback(self._pop)
-        if self.step_handlers:
-            stack.callback(register_optimizer_step_pre_hook(self._step).remove)
+        self._hook_steps()
+        stack.callback(self._unhook_steps)
         stack.callback(self._unhook_losses)
         if not (self.backward_handlers or self.loss_handlers or self.op_handlers):
             self.wants_lines = False  # (its _LineStart then only finds the mode off)
@@ -376,6 +378,8 @@ class Instrument(Monitor):
         if threading.get_ident() != self._tid:
             self._need = False
             return
+        if self._step_hook is None:
+            self._hook_steps()  # (after an unobserved pass)
         pending = self._pending
         if pending is not None and (frame is not pending[0] or line != pending[1]) \
                 and not self._below(frame, pending[0]):
@@ -410,9 +414,21 @@ class Instrument(Monitor):
             self._owner = frame
 
     def on_gap(self, ctx: Session) -> None:
-        """An unobserved pass starts: leave the mode (its lines run at full speed)."""
+        """An unobserved pass starts: leave the mode and take our hooks away (its lines run at full speed;
+        the next observed line puts back what it needs)."""
         self._pop()
         self._need = False
+        self._unhook_steps()
+        self._unhook_losses()
+
+    def _hook_steps(self) -> None:
+        if self.step_handlers and self._step_hook is None:
+            self._step_hook = register_optimizer_step_pre_hook(self._step)
+
+    def _unhook_steps(self) -> None:
+        hook, self._step_hook = self._step_hook, None
+        if hook is not None:
+            hook.remove()
 
     def on_finish(self, ctx: Session) -> None:
         self._pop()

@@ -20,7 +20,7 @@ import ast
 import types
 from collections.abc import Callable
 
-FULL_PASSES = 50
+FULL_PASSES = 20
 """Every pass of a loop up to this many is observed."""
 EVERY = 32
 """After that, one pass in this many is."""
@@ -109,6 +109,11 @@ class PassSampler:
         n = self._passes.get(key, 0) + 1
         self._passes[key] = n
         return n > self.full and n % self.every != 0
+
+    @property
+    def quiet_lines(self) -> frozenset[int]:
+        """The lines of the unobserved loop that need no event (its body but the header)."""
+        return self._body - {self._header}
 
     def below(self, frame: types.FrameType) -> bool:
         """Whether `frame` runs inside a call the unobserved loop's frame made."""

@@ -588,7 +588,7 @@ class Session:
                 self._caught(frame, start)
             self._on_line(frame, start)
             if seen == GO_DARK:
-                self._gap()
+                self._gap(frame)
         except _StopScript:
             raise
         except Exception as exc:  # a bug of ours must never become the script's exception
@@ -621,11 +621,12 @@ class Session:
             tracer.wake()
             fastpath.rest(False)
 
-    def _gap(self) -> None:
+    def _gap(self, frame: types.FrameType) -> None:
         """The line just seen starts an unobserved pass: monitors learn that lines go unseen from here."""
         tracer = self.tracer
-        if tracer is not None:
-            tracer.quiet()
+        sampler = self._sampler
+        if tracer is not None and sampler is not None:
+            tracer.quiet(frame, sampler.quiet_lines)
             fastpath.rest(True)
         for m in self._line_monitors:
             try:

@@ -64,8 +64,9 @@ class Tracer(Protocol):
         """Stop tracing and give back what `start` took (tool ids, trace functions)."""
         ...
 
-    def quiet(self) -> None:
-        """An unobserved stretch starts: frames that start from now on need no events (until `wake`)."""
+    def quiet(self, frame: types.FrameType, lines: frozenset[int]) -> None:
+        """An unobserved stretch starts in `frame`: its `lines`, and frames that start from now on, need no
+        events until `wake` (the handler still answers for them, so a backend may ignore this)."""
         ...
 
     def wake(self) -> None:
@@ -93,6 +94,8 @@ class SettraceTracer:
         self._last: dict[types.FrameType, int] = {}
         self._unwinding: dict[types.FrameType, BaseException] = {}
         self._quiet = False
+        self._quiet_frame: types.FrameType | None = None
+        self._quiet_lines: frozenset[int] = frozenset()
 
     def start(self) -> None:
         sys.settrace(self._call)
@@ -100,19 +103,32 @@ class SettraceTracer:
     def stop(self) -> None:
         sys.settrace(None)
 
-    def quiet(self) -> None:
+    def quiet(self, frame: types.FrameType, lines: frozenset[int]) -> None:
         """Call events go to `getattr` meanwhile: called as `getattr(frame, "call", None)`, it answers None
-        (no tracing for the new frame) from C, without a Python call per function call."""
+        (no tracing for the new frame) from C, without a Python call per function call. `frame`'s events
+        go to a leaner function that drops its `lines`."""
         if sys.gettrace() == self._call:  # (a bound method: a new object each time, so ==)
             sys.settrace(getattr)
             self._quiet = True
+        if frame.f_trace == self._local:
+            self._quiet_frame = frame
+            self._quiet_lines = lines
+            frame.f_trace = self._quiet_local
 
     def wake(self) -> None:
         """(settrace cannot switch single lines off: a frame started while quiet stays untraced.)"""
+        frame, self._quiet_frame = self._quiet_frame, None
+        if frame is not None and frame.f_trace == self._quiet_local:
+            frame.f_trace = self._local
         if self._quiet:
             self._quiet = False
             if sys.gettrace() is getattr:
                 sys.settrace(self._call)
+
+    def _quiet_local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "line" and frame.f_lineno in self._quiet_lines:
+            return self._quiet_local
+        return self._local(frame, event, arg)
 
     def _call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if not self.handler.traced(frame.f_code):
@@ -245,7 +261,7 @@ class MonitoringTracer:
             self._codes.clear()
             mon.free_tool_id(tool)
 
-    def quiet(self) -> None:
+    def quiet(self, frame: types.FrameType, lines: frozenset[int]) -> None:
         """(Nothing to do: each event switches itself off, answering DISABLE.)"""
 
     def wake(self) -> None:
