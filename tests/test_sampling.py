@@ -167,3 +167,47 @@ def test_unobserved_lines_cost_no_events(write_script):
     assert body <= observed + stretches
     assert body < PASSES // 2
     assert seen.count(1) >= PASSES  # the header counts every pass
+
+
+def test_a_branch_taken_every_hundredth_pass_is_observed(write_script):
+    """A logging line that keeps the graph (`history.append(loss)`) runs in no sampled pass: its own first
+    runs are observed all the same."""
+    path = write_script("""
+        import torch
+
+        w = torch.ones(2, requires_grad=True)
+        history = []
+        for i in range(400):
+            loss = (w * 2).sum()
+            loss.backward()
+            w.grad = None
+            if i % 100 == 99:
+                history.append(loss)
+        """)
+    session, flags = _check(path)
+    assert session.unobserved_passes > 300
+    assert _lines(flags, "graph-retained") == [10]
+    _, every = _check(path, every_pass=True)
+    assert _lines(every, "graph-retained") == [10]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="on 3.11 the functions an unobserved pass calls run untraced")
+def test_a_rare_branch_inside_a_called_function_is_observed(write_script):
+    path = write_script("""
+        import torch
+
+        history = []
+
+        def log(i, loss):
+            if i % 100 == 99:
+                history.append(loss)
+
+        w = torch.ones(2, requires_grad=True)
+        for i in range(400):
+            loss = (w * 2).sum()
+            loss.backward()
+            w.grad = None
+            log(i, loss)
+        """)
+    _, flags = _check(path)
+    assert _lines(flags, "graph-retained") == [7]

@@ -3,7 +3,10 @@
 A training loop runs the same lines thousands of times, and the classic mistakes show in its first
 passes (a forgotten `zero_grad()`, float64 data, a device mix) or persist once they appear (NaN, a
 graph kept alive). So `check` observes every pass of a loop up to `FULL_PASSES`, then one pass in
-`EVERY`: in the passes between, the loop's lines and the user's functions it calls run unobserved.
+`EVERY`: in the passes between, the loop's lines and the user's functions it calls run unobserved,
+except a line's own first `FULL_PASSES` runs (a branch taken every 100th step, a logging line), which
+are observed with the rest of their pass. (On 3.11 the functions an unobserved pass calls run untraced:
+a line inside them is seen in observed passes only.)
 On Python 3.12+ their events are switched off where they fire (`sys.monitoring.DISABLE`), so they run at
 full speed, and switched back on (`restart_events`) for the next observed pass. Only the loop's first
 line (its header) keeps reporting, to count passes. An exception, leaving the loop, or the loop's frame
@@ -65,6 +68,8 @@ class PassSampler:
         self._loops: dict[str, dict[int, frozenset[int]]] = {}
         self._passes: dict[tuple[str, int], int] = {}
         """Passes counted, per (file, header line). (Keys are files: hashing a code object is slow.)"""
+        self._seen: dict[tuple[str, int], int] = {}
+        """Observed runs, per (file, statement line): a line's first `full` runs are always observed."""
         self.frame: types.FrameType | None = None
         """The frame of the loop whose pass runs unobserved now (None: everything is observed)."""
         self._header = 0
@@ -75,25 +80,35 @@ class PassSampler:
     def line(self, frame: types.FrameType, start: int) -> int:
         """What to do with a line event at statement `start` of `frame`: one of the constants above."""
         dark = self.frame
+        file = frame.f_code.co_filename
+        key = (file, start)
         woke = False
         if dark is not None:
             if frame is dark:
                 if start == self._header:
-                    if self._skips(frame.f_code.co_filename, start):
+                    if self._skips(file, start):
                         self.unobserved_passes += 1
                         return COUNT
                     self.frame = None
+                    self._seen[key] = self._seen.get(key, 0) + 1
                     return WAKE
                 if start in self._body:
-                    return DARK
-                self.frame = None  # the loop is over: what follows it is observed
-                woke = True
+                    if self._seen.get(key, 0) >= self.full:
+                        return DARK
+                    self.frame = None  # one of a line's first runs: observed, with the rest of the pass
+                    woke = True
+                else:
+                    self.frame = None  # the loop is over: what follows it is observed
+                    woke = True
             elif self.below(frame):
-                return DARK
+                if self._seen.get(key, 0) >= self.full:
+                    return DARK
+                self.frame = None
+                woke = True
             else:  # the loop's frame is gone (returned, unwound) without us seeing it leave
                 self.frame = None
                 woke = True
-        file = frame.f_code.co_filename
+        self._seen[key] = self._seen.get(key, 0) + 1
         loops = self._loops.get(file)
         if loops is None:
             loops = self._loops[file] = self._loops_of(frame.f_code)
@@ -109,11 +124,6 @@ class PassSampler:
         n = self._passes.get(key, 0) + 1
         self._passes[key] = n
         return n > self.full and n % self.every != 0
-
-    @property
-    def quiet_lines(self) -> frozenset[int]:
-        """The lines of the unobserved loop that need no event (its body but the header)."""
-        return self._body - {self._header}
 
     def below(self, frame: types.FrameType) -> bool:
         """Whether `frame` runs inside a call the unobserved loop's frame made."""

@@ -624,9 +624,8 @@ class Session:
     def _gap(self, frame: types.FrameType) -> None:
         """The line just seen starts an unobserved pass: monitors learn that lines go unseen from here."""
         tracer = self.tracer
-        sampler = self._sampler
-        if tracer is not None and sampler is not None:
-            tracer.quiet(frame, sampler.quiet_lines)
+        if tracer is not None:
+            tracer.quiet(frame)
             fastpath.rest(True)
         for m in self._line_monitors:
             try:

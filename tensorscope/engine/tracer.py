@@ -64,9 +64,10 @@ class Tracer(Protocol):
         """Stop tracing and give back what `start` took (tool ids, trace functions)."""
         ...
 
-    def quiet(self, frame: types.FrameType, lines: frozenset[int]) -> None:
-        """An unobserved stretch starts in `frame`: its `lines`, and frames that start from now on, need no
-        events until `wake` (the handler still answers for them, so a backend may ignore this)."""
+    def quiet(self, frame: types.FrameType) -> None:
+        """An unobserved stretch starts in `frame`: lines the handler answers True for, and frames that start
+        from now on, need no events until `wake` (the handler still answers for them: a backend may
+        ignore this)."""
         ...
 
     def wake(self) -> None:
@@ -95,7 +96,8 @@ class SettraceTracer:
         self._unwinding: dict[types.FrameType, BaseException] = {}
         self._quiet = False
         self._quiet_frame: types.FrameType | None = None
-        self._quiet_lines: frozenset[int] = frozenset()
+        self._quiet_lines: set[int] = set()
+        """Lines of the quiet frame the handler needs no event for (until `wake`)."""
 
     def start(self) -> None:
         sys.settrace(self._call)
@@ -103,16 +105,16 @@ class SettraceTracer:
     def stop(self) -> None:
         sys.settrace(None)
 
-    def quiet(self, frame: types.FrameType, lines: frozenset[int]) -> None:
+    def quiet(self, frame: types.FrameType) -> None:
         """Call events go to `getattr` meanwhile: called as `getattr(frame, "call", None)`, it answers None
         (no tracing for the new frame) from C, without a Python call per function call. `frame`'s events
-        go to a leaner function that drops its `lines`."""
+        go to a leaner function that drops the lines the handler answered True for."""
         if sys.gettrace() == self._call:  # (a bound method: a new object each time, so ==)
             sys.settrace(getattr)
             self._quiet = True
-        if frame.f_trace == self._local:
+        if frame.f_trace == self._local:  # (it returns `_quiet_local` for this frame from now on)
             self._quiet_frame = frame
-            self._quiet_lines = lines
+            self._quiet_lines = set()
             frame.f_trace = self._quiet_local
 
     def wake(self) -> None:
@@ -146,7 +148,8 @@ class SettraceTracer:
             caught = self._unwinding.pop(frame, None)
             if caught is not None:  # a line after an exception event: a handler in this frame runs
                 h.handled(frame, caught)
-            h.line(frame, line, back)
+            if h.line(frame, line, back) and frame is self._quiet_frame:
+                self._quiet_lines.add(line)
         elif event == "return":
             self._last.pop(frame, None)
             self._unwinding.pop(frame, None)
@@ -154,7 +157,8 @@ class SettraceTracer:
         elif event == "exception":
             self._unwinding[frame] = arg[1]
             h.raised(frame, arg[1])
-        return self._local
+        # (what a trace function returns becomes the frame's: keep the lean one once `quiet` set it)
+        return self._quiet_local if frame is self._quiet_frame else self._local
 
 
 _FREE_IDS = (4, 3, 2, 5)
@@ -261,7 +265,7 @@ class MonitoringTracer:
             self._codes.clear()
             mon.free_tool_id(tool)
 
-    def quiet(self, frame: types.FrameType, lines: frozenset[int]) -> None:
+    def quiet(self, frame: types.FrameType) -> None:
         """(Nothing to do: each event switches itself off, answering DISABLE.)"""
 
     def wake(self) -> None:
