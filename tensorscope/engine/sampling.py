@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 FULL_PASSES = 20
 """Every pass of a loop up to this many is observed."""
-EVERY = 32
+EVERY = 64
 """After that, one pass in this many is."""
 
 OBSERVE = 0
