@@ -123,6 +123,8 @@ def overheads(workload: str, steps: int, reps: int, env: dict[str, str], simulat
     if simulate_cuda:
         commands["tensorscope check --simulate-cuda"] = [
             py, "-m", "tensorscope", "check", "--simulate-cuda", script, "--", *args]
+    commands["tensorscope check --every-pass"] = [  # every pass of the loop observed: no budget
+        py, "-m", "tensorscope", "check", "--every-pass", script, "--", *args]
     if peers:
         commands["anomaly mode"] = [py, str(PEERS / "anomaly.py"), script, *args]
         commands["bdb, 1 breakpoint"] = [py, str(PEERS / "bdb_break.py"), script, *args]
@@ -143,7 +145,7 @@ def overheads(workload: str, steps: int, reps: int, env: dict[str, str], simulat
                 runs_loop_cpu_s=[round(c, 3) for c in t.cpu],
                 process_wall_s=round(statistics.median(t.process_wall), 2),
             )
-            if name.startswith("tensorscope check"):
+            if name.startswith("tensorscope check") and name != "tensorscope check --every-pass":
                 row["budget"] = BUDGETS[workload]
         rows.append(row)
     return rows

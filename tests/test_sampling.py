@@ -191,7 +191,8 @@ def test_a_branch_taken_every_hundredth_pass_is_observed(write_script):
     assert _lines(every, "graph-retained") == [10]
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="on 3.11 the functions an unobserved pass calls run untraced")
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="on 3.11 the functions an unobserved pass calls run untraced")
 def test_a_rare_branch_inside_a_called_function_is_observed(write_script):
     path = write_script("""
         import torch
@@ -211,3 +212,32 @@ def test_a_rare_branch_inside_a_called_function_is_observed(write_script):
         """)
     _, flags = _check(path)
     assert _lines(flags, "graph-retained") == [7]
+
+
+@pytest.mark.parametrize("passes", [60, 300])
+def test_divergence_in_unobserved_passes_is_flagged_where_every_pass_flags_it(write_script, passes):
+    """Too high a learning rate: the loss turns Inf then NaN after the first observed passes. The names are
+    checked again when observation resumes (a sampled pass, the loop's end), at the lines binding them."""
+    path = write_script(f"""
+        import torch
+        x = torch.linspace(0, 10, 8)
+        y = 2 * x + 1
+        w = torch.zeros(1, requires_grad=True)
+        for step in range({passes}):
+            loss = ((x * w - y) ** 2).mean()
+            loss.backward()
+            with torch.no_grad():
+                w -= 1.0 * w.grad
+                w.grad.zero_()
+        """)
+    session, sampled = _check(path)
+    assert session.unobserved_passes > 0
+    _, every = _check(path, every_pass=True)
+
+    def names(flags: list[Flag]) -> dict[str, int]:
+        return {f.tensors[0]: f.line for f in flags if f.code == "nan-inf"}
+
+    expected = {"loss": 6, "w": 9, "w.grad": 7}  # (w.grad: when a backward() is checked while it is NaN)
+    for found in (names(sampled), names(every)):
+        assert {"loss", "w"} <= found.keys()
+        assert all(expected[name] == line for name, line in found.items())

@@ -1,7 +1,8 @@
 """`nan-inf`: a tensor in scope becomes NaN or Inf; flagged the first time for each tensor name.
 
 Checked where values change: the names a line binds or changes in place (after the line ran), the
-parameters of an optimizer after its `.step()` line, and the gradients a backward() wrote. The common
+parameters of an optimizer after its `.step()` line, and the gradients a backward() wrote; and, after a
+loop's passes that `check` did not observe, the names its lines bind (NaN and Inf persist). The common
 all-finite case costs one reduction per tensor.
 """
 
@@ -108,6 +109,25 @@ class NanInf(Check, Subscriber):
         done, self._after.pending = self._after.pending, None
         if done is not None:
             self._finished(ctx, *done)
+
+    def on_resume(self, ctx: Session, frame: types.FrameType, lines: frozenset[int]) -> None:
+        """After unobserved passes of a loop: NaN and Inf persist, so the names its lines bind (and the
+        parameters of the optimizers they step) are checked now, each at the first line binding it."""
+        local = frame.f_locals
+        for line in sorted(lines):
+            info = line_info(ctx, frame, line)
+            if info.continuation:
+                continue
+            for name in info.assigned:
+                if name in self._flagged:
+                    continue
+                value = resolve(frame, name, local)
+                if is_a(value, torch.Tensor):
+                    self._check(ctx, name, value, line)
+            for owner in info.steps:
+                opt = resolve(frame, owner, local)
+                if is_a(opt, torch.optim.Optimizer):
+                    self._check_params(ctx, frame, opt, line)
 
     def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo) -> None:
         local = frame.f_locals

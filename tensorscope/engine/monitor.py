@@ -57,6 +57,10 @@ class Monitor:
         runs through on_line until the next observed one, and hooks firing meanwhile should stay quiet
         (`ctx.unobserved`). Finish or drop what waits for "the next line"."""
 
+    def on_resume(self, ctx: Session, frame: types.FrameType, lines: frozenset[int]) -> None:
+        """Passes of the loop at `lines` of `frame` ran unobserved and observation resumes now (the loop
+        goes on, ended, or raised): catch up on what persists (a NaN is still there)."""
+
     def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         """The script raised `exc` uncaught at `line`. Return True when a flag explained it."""

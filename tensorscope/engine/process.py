@@ -13,9 +13,9 @@ what they print is the script's output, on its last Step.
 
 Protocol: one duplex pipe (a multiprocessing Connection) per run carries pickled tuples. Both ends are
 tensorscope's own code in two processes of one user; nothing from a file is ever unpickled. Pickle is
-the faster: on a Step with 50 tensors (8x8, stats and previews) `encode_costs` measured 0.42-0.44 ms to
-pickle and unpickle it against 6.0-6.6 ms through the JSON model (`_to_json`, `json.dumps`/`loads`,
-`_from_json`), 6.9 KB against 18.3 KB (Python 3.11, a loaded 2-core machine; 3 runs of 300 rounds).
+the faster: on a Step with 50 tensors (8x8, stats and previews) it measured 0.42-0.44 ms to pickle and
+unpickle against 6.0-6.6 ms through the JSON model (`_to_json`, `json.dumps`/`loads`, `_from_json`),
+6.9 KB against 18.3 KB (Python 3.11, a loaded 2-core machine; `benchmarks/encoding.py`).
 
 parent → child
   ("run", RunSpec)             the first message: what to run and how (a spare child waits for it)
@@ -609,25 +609,6 @@ def _stop_or_kill(engine: EngineProcess, reason: str) -> None:
     if engine.join(STOP_GRACE) is None:
         engine.kill()
         engine.join(10.0)
-
-
-def encode_costs(step: Step, rounds: int = 200) -> dict[str, float]:
-    """Microseconds to encode and decode `step` with pickle and with the JSON model (for the docs)."""
-    import json
-    import pickle
-
-    from tensorscope.model import _from_json, _to_json
-
-    costs: dict[str, float] = {}
-    t = time.perf_counter()
-    for _ in range(rounds):
-        pickle.loads(pickle.dumps(step, protocol=pickle.HIGHEST_PROTOCOL))
-    costs["pickle"] = (time.perf_counter() - t) / rounds * 1e6
-    t = time.perf_counter()
-    for _ in range(rounds):
-        _from_json(Step, json.loads(json.dumps(_to_json(step))))
-    costs["json"] = (time.perf_counter() - t) / rounds * 1e6
-    return costs
 
 
 def spec_for(target: Any, mode: Mode, *, trace_modules: Iterable[str] = (),

@@ -10,7 +10,8 @@ a line inside them is seen in observed passes only.)
 On Python 3.12+ their events are switched off where they fire (`sys.monitoring.DISABLE`), so they run at
 full speed, and switched back on (`restart_events`) for the next observed pass. Only the loop's first
 line (its header) keeps reporting, to count passes. An exception, leaving the loop, or the loop's frame
-returning ends an unobserved stretch at once.
+returning ends an unobserved stretch at once; the monitors then catch up on what persists (`on_resume`:
+a NaN the loop produced is still in the names its lines bind).
 
 A loop is a `for` or `while` statement of the source (a comprehension is one step, not a loop here).
 Its header line reports once per pass on every Python version: a `for` line as it takes the next item,
@@ -76,6 +77,8 @@ class PassSampler:
         self._body: frozenset[int] = frozenset()
         self.unobserved_passes = 0
         """Passes that ran unobserved so far."""
+        self.ended: tuple[types.FrameType, frozenset[int]] | None = None
+        """(frame, body lines) of the loop whose unobserved stretch just ended."""
 
     def line(self, frame: types.FrameType, start: int) -> int:
         """What to do with a line event at statement `start` of `frame`: one of the constants above."""
@@ -89,24 +92,24 @@ class PassSampler:
                     if self._skips(file, start):
                         self.unobserved_passes += 1
                         return COUNT
-                    self.frame = None
+                    self.end()
                     self._seen[key] = self._seen.get(key, 0) + 1
                     return WAKE
                 if start in self._body:
                     if self._seen.get(key, 0) >= self.full:
                         return DARK
-                    self.frame = None  # one of a line's first runs: observed, with the rest of the pass
+                    self.end()  # one of a line's first runs: observed, with the rest of the pass
                     woke = True
                 else:
-                    self.frame = None  # the loop is over: what follows it is observed
+                    self.end()  # the loop is over: what follows it is observed
                     woke = True
             elif self.below(frame):
                 if self._seen.get(key, 0) >= self.full:
                     return DARK
-                self.frame = None
+                self.end()
                 woke = True
             else:  # the loop's frame is gone (returned, unwound) without us seeing it leave
-                self.frame = None
+                self.end()
                 woke = True
         self._seen[key] = self._seen.get(key, 0) + 1
         loops = self._loops.get(file)
@@ -138,8 +141,10 @@ class PassSampler:
         return False
 
     def end(self) -> bool:
-        """End the unobserved stretch (an exception, the loop's frame leaving); whether there was one."""
+        """End the unobserved stretch (an exception, the loop's frame leaving); whether there was one.
+        `ended` keeps the loop's frame and body lines until the session has told the monitors."""
         if self.frame is None:
             return False
+        self.ended = (self.frame, self._body)
         self.frame = None
         return True

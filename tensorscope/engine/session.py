@@ -614,12 +614,22 @@ class Session:
         return False
 
     def _wake(self) -> None:
-        """An unobserved pass is over: every event the tracer switched off fires again."""
+        """An unobserved pass is over: every event the tracer switched off fires again, and the monitors
+        catch up on what the loop's unobserved passes left behind."""
         self._frame_line.clear()  # (the lines in between ran unseen: the next one is a new step)
         tracer = self.tracer
         if tracer is not None:
             tracer.wake()
             fastpath.rest(False)
+        sampler = self._sampler
+        ended = sampler.ended if sampler is not None else None
+        if sampler is not None and ended is not None:
+            sampler.ended = None
+            for m in self._line_monitors:
+                try:
+                    m.on_resume(self, *ended)
+                except Exception as exc:
+                    self._internal(_monitor_name(m), exc)
 
     def _gap(self, frame: types.FrameType) -> None:
         """The line just seen starts an unobserved pass: monitors learn that lines go unseen from here."""
