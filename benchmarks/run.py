@@ -29,12 +29,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKLOADS = HERE / "workloads"
 PEERS = HERE / "peers"
-ITEMS = ("mlp", "line_heavy", "keypress", "first_frame", "memory")
+ITEMS = ("mlp", "line_heavy", "keypress", "interrupt", "first_frame", "memory")
 MONITORING = sys.version_info >= (3, 12)
 BUDGETS = {
     "mlp": 1.15 if MONITORING else 1.3,
     "line_heavy": 1.5 if MONITORING else 3.0,
     "keypress_ms": 50.0,
+    "interrupt_ms": 200.0,
     "first_frame_s": 0.7,
     "memory_mb": 200.0,
 }
@@ -171,6 +172,16 @@ def keypress(presses: int, env: dict[str, str]) -> list[dict[str, object]]:
     return [r]
 
 
+def interrupt(rounds: int, env: dict[str, str]) -> list[dict[str, object]]:
+    """Ctrl+C while `c` runs a Python loop (budgeted), and while a long torch call runs (not budgeted)."""
+    print(f"interrupt: {rounds} rounds", file=sys.stderr)
+    r = driver([str(HERE / "interrupt.py"), "--rounds", str(rounds)], env)
+    r.update(item="Ctrl+C -> paused at the next line (Python loop)", budget=BUDGETS["interrupt_ms"])
+    if r.get("status") == "ok":
+        r["interrupt_ms"] = r.get("python_loop_median_ms")
+    return [r]
+
+
 def first_frame(reps: int, env: dict[str, str]) -> list[dict[str, object]]:
     """`tensorscope run linreg` to its first Step on screen, against `python -c "import torch"`."""
     print(f"first_frame: {reps} rounds", file=sys.stderr)
@@ -240,7 +251,7 @@ def verdict(row: dict[str, object]) -> str:
         return ""
     if isinstance(row.get("cpu_ratio"), int | float):  # the loop's CPU time is the figure that counts
         return "holds" if float(row["cpu_ratio"]) <= float(budget) else "OVER"  # type: ignore[arg-type]
-    pairs = ( ("median_ms", "cpu_median_ms"), ("extra_s", "extra_cpu_s"),
+    pairs = (("median_ms", "cpu_median_ms"), ("interrupt_ms", None), ("extra_s", "extra_cpu_s"),
              ("per_100k_steps_mb", None), ("session_mb", None))
     for wall_key, cpu_key in pairs:
         wall = row.get(wall_key)
@@ -264,6 +275,9 @@ def table(rows: list[dict[str, object]]) -> str:
             result = f"cpu {row['cpu_ratio']:.2f}x (wall {row['ratio']:.2f}x)"
         elif "median_ms" in row:
             result = f"{row['median_ms']}, p95 {row['p95_ms']} (cpu {row['cpu_median_ms']})"
+        elif "interrupt_ms" in row:
+            result = (f"{row['interrupt_ms']}, max {row.get('python_loop_max_ms')} "
+                      f"(torch call {row.get('torch_call_median_ms')})")
         elif "extra_s" in row:
             result = f"+{row['extra_s']} s (cpu +{row.get('extra_cpu_s', '?')} s)"
         elif "session_mb" in row:
@@ -272,7 +286,8 @@ def table(rows: list[dict[str, object]]) -> str:
         else:
             result = "?"
         budget = row.get("budget")
-        unit = "x" if "ratio" in row else " ms" if "median_ms" in row else " s" if "extra_s" in row else " MB"
+        unit = ("x" if "ratio" in row else " ms" if "median_ms" in row or "interrupt_ms" in row
+                else " s" if "extra_s" in row else " MB")
         shown = f"{budget}{unit}" if budget is not None else ""
         out.append(f"{str(row['item'])[:58]:<58} {result[:44]:>32} {shown:>8}  {verdict(row)}")
     return "\n".join(out)
@@ -312,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
         ("mlp", lambda: overheads("mlp", steps(1000), reps, env, True, peers, snoop)),
         ("line_heavy", lambda: overheads("line_heavy", steps(3000), reps, env, False, peers, snoop)),
         ("keypress", lambda: keypress(max(5, steps(40)), env)),
+        ("interrupt", lambda: interrupt(max(3, steps(10)), env)),
         ("first_frame", lambda: first_frame(reps, env)),
         ("memory", lambda: memory(steps(100_000), env)),
     ]

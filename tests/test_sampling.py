@@ -12,6 +12,8 @@ from tensorscope.engine.sampling import EVERY, FULL_PASSES, loops_in
 from tensorscope.engine.session import Session
 from tensorscope.model import Flag
 
+pytestmark = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
+
 PASSES = FULL_PASSES + 3 * EVERY + 7
 """Enough passes for several unobserved stretches and sampled passes."""
 
