@@ -71,6 +71,27 @@ class TestUserCodeStillStepped:
         """)
         assert {7, 8, 9, 10} <= lines_run(path)
 
+    def test_an_optimizer_step_that_raises_and_is_caught_leaves_tracing_on(self, write_script: Write) -> None:
+        """PyTorch skips an optimizer's post-hooks when `step` raises: the raise is still seen, and the
+        handler and what follows are stepped."""
+        path = write_script("""
+            import torch
+
+            w = torch.zeros(3, requires_grad=True)
+            opt = torch.optim.Adam([w], lr=0.1)
+            w.grad = torch.ones(3).to_sparse()
+            try:
+                opt.step()
+            except RuntimeError:
+                caught = True
+            after = 1
+        """)
+        trace = Session(str(path)).record(timeout=60)
+        assert trace.completed, trace.end_reason
+        assert {7, 8, 9, 10} <= {s.line for s in trace.steps if s.event == "line"}
+        raised = [s.raised for s in trace.steps if s.raised is not None]
+        assert [(r.type, r.line, r.caught_line) for r in raised] == [("RuntimeError", 7, 8)]
+
     def test_a_user_module_added_after_the_first_call_is_stepped(self, write_script: Write) -> None:
         path = write_script("""
             import torch

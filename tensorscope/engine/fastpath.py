@@ -8,9 +8,11 @@ nothing it can call comes from the user's files, and back on when it returns (a 
 when it raises). Nothing of torch is replaced, so the script cannot see any of it. Calls that may reach
 user code stay traced: a model holding a class, hook or callable from the user's files, arguments of
 user-defined types or callables, a torch function or dispatch mode of the user's, an optimizer subclass,
-hook or closure of the user's. `zero_grad` and `import` (no hook to use) stay traced. Not noticed: a
-callable of the user's passed to a library module as a keyword argument (the pre-hook sees positional
-arguments only).
+hook or closure of the user's. (A module's forward hook is always called, even when it raises; an
+optimizer's post-hook is not, so during `step` the trace function is `getattr`, which leaves new frames
+untraced from C while the caller's frame still sees the exception, and tracing is restored there.)
+`zero_grad` and `import` (no hook to use) stay traced. Not noticed: a callable of the user's passed to a
+library module as a keyword argument (the pre-hook sees positional arguments only).
 
 The one thing not noticed: a callable of the user's assigned as a plain attribute of a library module
 after that module's first call (`model.act = my_fn` mid-run). Submodules are noticed (PyTorch's module
@@ -262,8 +264,9 @@ def _on_module_registered(*_args: Any) -> None:
     _generation += 1
 
 
-def _untrace(owner: Any, safe: Callable[[LibraryCalls], bool]) -> None:
-    """Switch this thread's tracing off for a call of `owner` when `safe` says it cannot reach user code."""
+def _untrace(owner: Any, safe: Callable[[LibraryCalls], bool], meanwhile: Any = None) -> None:
+    """Switch this thread's tracing off for a call of `owner` when `safe` says it cannot reach user code
+    (`meanwhile`: the trace function to leave in place, None for none)."""
     tid = threading.get_ident()
     lib = _active.get(tid)
     if lib is None or tid in _resting:
@@ -278,7 +281,20 @@ def _untrace(owner: Any, safe: Callable[[LibraryCalls], bool]) -> None:
         ok = False  # something unusual about the call: keep tracing it
     if ok:
         _off.setdefault(tid, []).append((owner, tracer))
+        if meanwhile is not None:
+            sys.settrace(meanwhile)
     else:
+        sys.settrace(tracer)
+
+
+def recover() -> None:
+    """An exception reached the user's code: the untraced calls it left are over, though an optimizer's
+    post-hook never ran (PyTorch calls it only when `step` returns). Tracing is back as before them."""
+    stack = _off.get(threading.get_ident())
+    tracer = None
+    while stack:
+        tracer = stack.pop()[1]
+    if tracer is not None:
         sys.settrace(tracer)
 
 
@@ -299,7 +315,9 @@ def _module_post(module: torch.nn.Module, args: tuple[Any, ...], output: Any) ->
 
 def _step_pre(opt: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     if type(opt).__module__.partition(".")[0] == "torch":  # another library's may call back into the user's
-        _untrace(opt, lambda lib: lib.optimizer_safe(opt, args, kwargs))
+        # `getattr` as the trace function: new frames run untraced (it answers None, from C), while the
+        # user's frame that called `step` keeps its own, so an exception out of `step` is still seen there
+        _untrace(opt, lambda lib: lib.optimizer_safe(opt, args, kwargs), meanwhile=getattr)
 
 
 def _step_post(opt: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -647,6 +647,8 @@ class Session:
         """An exception is raised in a stepped frame, or propagates into one."""
         if isinstance(exc, _StopScript):
             return
+        if sys.version_info < (3, 12):
+            fastpath.recover()  # (an optimizer step that raised left tracing as it set it for the step)
         sampler = self._sampler
         if sampler is not None and sampler.end():  # an exception inside an unobserved pass: watch again
             self._wake()
