@@ -296,6 +296,24 @@ class TestExceptionsAndInternalErrors:
         assert trace.completed and trace.stdout == "2\n"
         assert Trace.from_json(trace.to_json()) == trace
 
+    def test_an_exception_passing_through_finally_is_caught_where_an_except_takes_it(self, write_script):
+        path = write_script(
+            """
+            def f():
+                try:
+                    raise ValueError("x")
+                finally:
+                    cleaned = True
+            try:
+                f()
+            except ValueError:
+                y = 2
+            """
+        )
+        trace = Session(str(path)).record()
+        raised = [(s.line, s.raised.line, s.raised.caught_line) for s in trace.steps if s.raised is not None]
+        assert raised == [(5, 3, None), (8, 3, 8)]  # at the finally: raised, not caught; then caught at 8
+
     def test_old_traces_without_the_new_fields_still_load(self, write_script):
         trace = Session(str(write_script("x = 1\n"))).record()
         data = trace.to_dict()

@@ -32,7 +32,7 @@ from tensorscope.engine.instrument import with_instrument
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.sampling import COUNT, DARK, GO_DARK, OBSERVE, WAKE, PassSampler, loops_in
 from tensorscope.engine.simcuda import SimulatedCuda
-from tensorscope.engine.stepping import is_new_step, pauses_at, statement_starts
+from tensorscope.engine.stepping import finally_starts, is_new_step, pauses_at, statement_starts
 from tensorscope.engine.target import ScriptTarget, display_path
 from tensorscope.engine.tracer import Tracer, make_tracer
 from tensorscope.model import ExceptionInfo, Flag, FrameInfo, RaisedInfo, Severity, Step, Trace
@@ -95,6 +95,10 @@ class Session:
         self._raised: RaisedInfo | None = None
         """The last exception raised in the user's code, until the next Step carries it."""
         self._raised_exc: BaseException | None = None
+        self._raised_info: RaisedInfo | None = None
+        """What `_raised_exc` is (kept once a Step has carried it, for the Step that shows it caught)."""
+        self._finally_starts: dict[str, frozenset[int]] = {}
+        """Per file: the first line of each `finally:` body (where an exception passes, not caught)."""
         self._catch_frame: types.FrameType | None = None
         """The frame the last raised exception is in now (where a handler would catch it)."""
         self.tracer: Tracer | None = None
@@ -584,7 +588,8 @@ class Session:
                     self._wake()
             if seen == OBSERVE and not is_new_step(self._frame_line.get(frame), start, back_jump):
                 return False
-            if frame is self._catch_frame and self._raised is not None:
+            if frame is self._catch_frame and self._raised_info is not None \
+                    and start not in self._finally_lines(frame.f_code):
                 self._caught(frame, start)
             self._on_line(frame, start)
             if seen == GO_DARK:
@@ -659,7 +664,7 @@ class Session:
             line = self._line_of(frame)
             self._raised_exc = exc
             self._catch_frame = frame
-            self._raised = RaisedInfo(
+            self._raised = self._raised_info = RaisedInfo(
                 type=_exception_type_name(exc),
                 message=_safe_message(exc),
                 line=line,
@@ -680,12 +685,18 @@ class Session:
         if exc is self._raised_exc:
             self._catch_frame = frame
 
+    def _finally_lines(self, code: types.CodeType) -> frozenset[int]:
+        found = self._finally_starts.get(code.co_filename)
+        if found is None:
+            found = self._finally_starts[code.co_filename] = finally_starts(self.source_of(code))
+        return found
+
     def _caught(self, frame: types.FrameType, line: int) -> None:
-        raised, exc = self._raised, self._raised_exc
+        raised, exc = self._raised_info, self._raised_exc
         assert raised is not None and exc is not None
         self._raised = dataclasses.replace(raised, caught_line=line)
         self._catch_frame = None
-        self._raised_exc = None
+        self._raised_exc = self._raised_info = None
         self._cur_frame = frame
         for m in self.monitors:
             try:
@@ -904,7 +915,7 @@ class Session:
             traceback=frames,
         )
         self._cur_frame = frame
-        self._raised = self._raised_exc = self._catch_frame = None  # the exception Step tells it
+        self._raised = self._raised_exc = self._raised_info = self._catch_frame = None  # its Step tells it
         for m in self.monitors:
             try:
                 if m.on_exception(self, exc, frame, line):

@@ -100,6 +100,17 @@ def statement_starts(source: str) -> dict[int, int]:
     return starts
 
 
+def finally_starts(source: str) -> frozenset[int]:
+    """The first line of each `finally:` body: an exception that reaches one passes through (it is raised
+    again at the body's end), so it is not caught there."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    return frozenset(node.finalbody[0].lineno for node in ast.walk(tree)
+                     if isinstance(node, ast.Try | ast.TryStar) and node.finalbody)
+
+
 def comprehension_spans(source: str) -> list[tuple[int, int, int, int]]:
     """(line, col, end line, end col) of every list, set and dict comprehension in `source`.
 
