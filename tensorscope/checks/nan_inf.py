@@ -113,23 +113,14 @@ class NanInf(Check, Subscriber):
     def on_resume(self, ctx: Session, frame: types.FrameType, lines: frozenset[int]) -> None:
         """After unobserved passes of a loop: NaN and Inf persist, so the names its lines bind (and the
         parameters of the optimizers they step) are checked now, each at the first line binding it."""
-        local = frame.f_locals
         for line in sorted(lines):
             info = line_info(ctx, frame, line)
-            if info.continuation:
-                continue
-            for name in info.assigned:
-                if name in self._flagged:
-                    continue
-                value = resolve(frame, name, local)
-                if is_a(value, torch.Tensor):
-                    self._check(ctx, name, value, line)
-            for owner in info.steps:
-                opt = resolve(frame, owner, local)
-                if is_a(opt, torch.optim.Optimizer):
-                    self._check_params(ctx, frame, opt, line)
+            if not info.continuation:
+                self._finished(ctx, frame, line, info, always=True)
 
-    def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo) -> None:
+    def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo,
+                  always: bool = False) -> None:
+        """`line` of `frame` has run: check what it bound (and the parameters it stepped, when due)."""
         local = frame.f_locals
         for name in info.assigned:
             if name in self._flagged:
@@ -139,7 +130,7 @@ class NanInf(Check, Subscriber):
                 self._check(ctx, name, value, line)
         for owner in info.steps:
             opt = resolve(frame, owner, local)
-            if is_a(opt, torch.optim.Optimizer) and self._due("step"):
+            if is_a(opt, torch.optim.Optimizer) and (always or self._due("step")):
                 self._check_params(ctx, frame, opt, line)
 
     def _check_params(self, ctx: Session, frame: types.FrameType, opt: torch.optim.Optimizer,
