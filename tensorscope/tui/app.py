@@ -211,7 +211,7 @@ class TensorScopeApp(App[None]):
 
     @on(Runner.StepReady)
     def _on_step(self, message: Runner.StepReady) -> None:
-        if message.run != self._live:
+        if message.run != self._live or not self.is_running:  # (not running: the app is closing)
             return
         follow = self.history.at_end
         self.history.append(message.step)
@@ -232,7 +232,7 @@ class TensorScopeApp(App[None]):
 
     @on(Runner.Ended)
     def _on_ended(self, message: Runner.Ended) -> None:
-        if message.run != self._live:
+        if message.run != self._live or not self.is_running:  # (a run that ends as the app closes)
             return
         trace = message.trace
         self.state = trace.end_reason
