@@ -167,11 +167,15 @@ CATALOGUE: dict[str, Entry] = {
             "zh": "{a} 是 {a_dtype}，而 {b} 是 {b_dtype}：这个运算要求两者的 dtype 相同。",
         },
         cause={
-            "en": "Matrix products, layers and losses do not convert dtypes for you: their inputs and "
-                  "parameters must share one dtype. The usual source: data from NumPy or Python floats is "
-                  "float64, while nn.Module parameters are float32.",
-            "zh": "矩阵乘法、网络层和损失函数不会自动转换 dtype：它们的输入和参数必须是同一种 dtype。最常见的"
-                  "原因是来自 NumPy 或 Python 浮点数的数据是 float64，而 nn.Module 的参数是 float32。",
+            "en": "Matrix products and layers (nn.Linear, convolutions) do not convert dtypes for you: "
+                  "their inputs and parameters must share one dtype. (Some losses, such as mse_loss and "
+                  "l1_loss, promote float32 to float64 instead, which hides the mix until a layer meets "
+                  "it.) The usual source: data from NumPy or Python floats is float64, while nn.Module "
+                  "parameters are float32.",
+            "zh": "矩阵乘法和网络层（nn.Linear、卷积）不会自动转换 dtype：它们的输入和参数必须是同一种 "
+                  "dtype。（有些损失函数，比如 mse_loss 和 l1_loss，会把 float32 提升为 float64，于是这种"
+                  "混用要等到遇上网络层时才暴露。）最常见的原因是来自 NumPy 或 Python 浮点数的数据是 "
+                  "float64，而 nn.Module 的参数是 float32。",
         },
         fix={
             "en": "Convert one side, usually the data: `{convert}`. For NumPy data use "
@@ -329,11 +333,15 @@ CATALOGUE: dict[str, Entry] = {
                   "释放。",
         },
         cause={
-            "en": "A loss tensor carries a reference to the whole graph that computed it, with its saved "
-                  "activations. Adding or appending the tensor instead of its number links all those "
-                  "graphs together, so memory grows with every iteration.",
-            "zh": "损失张量引用着计算它的整张计算图及其保存的中间结果。累加或追加张量本身（而不是它的数值）"
-                  "会把这些计算图串在一起，内存随每次迭代增长。",
+            "en": "A loss tensor refers to the autograd graph that computed it. backward() frees the "
+                  "tensors that graph saved, but its chain of nodes lives as long as the loss does (and a "
+                  "loss that never goes through backward(), such as a validation loss computed outside "
+                  "torch.no_grad(), keeps its saved activations too). Adding or appending the tensor instead "
+                  "of its number links all those graphs together, so memory grows with every iteration.",
+            "zh": "损失张量引用着计算它的那张计算图。backward() 会释放这张图保存的张量，但图中的节点链会"
+                  "和损失张量活得一样久（而从未经过 backward() 的损失，比如在 torch.no_grad() 之外算出的"
+                  "验证损失，还会留住它保存的中间激活值）。累加或追加张量本身（而不是它的数值）会把这些"
+                  "计算图串在一起，内存随每次迭代增长。",
         },
         fix={
             "en": "Keep a plain number: `{fixed}` (or `{value}.detach()` to keep a tensor without its "
@@ -352,10 +360,12 @@ CATALOGUE: dict[str, Entry] = {
         },
         cause={
             "en": "Values overflowed or became undefined: a learning rate too large, a division by zero, "
-                  "log or sqrt of a non-positive number, exp of a large value. NaN then spreads to "
-                  "everything computed from it.",
-            "zh": "数值溢出或变得没有定义：学习率过大、除以零、对非正数取 log 或 sqrt、对大数取 exp。NaN 随"
-                  "后会传播到由它算出的所有结果。",
+                  "log of zero (-inf) or of a negative number (NaN), sqrt of a negative number (sqrt(0) "
+                  "is 0, but its gradient is inf), exp of a large value. NaN then spreads to everything "
+                  "computed from it.",
+            "zh": "数值溢出或变得没有定义：学习率过大、除以零、对零取 log（得到 -inf）或对负数取 log"
+                  "（得到 NaN）、对负数取 sqrt（sqrt(0) 等于 0，但它的梯度是 inf）、对大数取 exp。NaN "
+                  "随后会传播到由它算出的所有结果。",
         },
         fix={
             "en": "Look at the inputs of this line: lower the learning rate, clip gradients "
@@ -619,10 +629,10 @@ VARIANTS[("dtype-mismatch", "target")] = Entry(
         "zh": "{target} 是 {target_dtype}，但 {loss} 需要 int64（long）类型的类别索引作为标签。",
     },
     cause={
-        "en": "cross_entropy and nll_loss take one integer class index per sample. Float values are only "
-              "accepted as class probabilities with the same shape as the input.",
-        "zh": "cross_entropy 和 nll_loss 要求每个样本有一个整数类别索引。浮点数标签只能作为与输入形状相同"
-              "的类别概率使用。",
+        "en": "cross_entropy and nll_loss take one integer class index per sample. cross_entropy also "
+              "accepts float class probabilities with the same shape as the input; nll_loss never does.",
+        "zh": "cross_entropy 和 nll_loss 要求每个样本有一个整数类别索引。cross_entropy 也接受与输入形状相同"
+              "的浮点类别概率；nll_loss 则从不接受。",
     },
     fix={
         "en": "Convert the targets: `{convert}` (or create them with dtype=torch.long).",
