@@ -63,3 +63,22 @@ def test_zh_says_the_same_numbers():
     assert "sqrt(0) 等于 0" in cause("nan-inf", lang="zh")
     assert "nll_loss 则从不接受" in cause("dtype-mismatch", "target", lang="zh")
     assert "mse_loss 和 l1_loss" in cause("dtype-mismatch", lang="zh")
+
+
+def test_a_second_backward_fails_on_freed_saved_values_not_on_freed_tensors():
+    message = VARIANTS[("backward-twice", "shared")].message["en"]
+    assert "already freed the values that part of the graph saved" in message
+    w = torch.ones(3, requires_grad=True)
+    h = (w * 2).sigmoid()
+    loss_a, loss_b = (h * 3).sum(), (h * 4).sum()
+    loss_a.backward()
+    with pytest.raises(RuntimeError, match="Saved intermediate values of the graph are freed"):
+        loss_b.backward()
+    assert h.sum().item() > 0  # h itself is alive and readable
+
+
+def test_unsqueeze_last_gives_a_last_dimension_of_one():
+    fix = VARIANTS[("shape-mismatch", "linear")].fix["en"]
+    assert "(N,) for a layer that takes one feature becomes (N, 1)" in fix
+    assert torch.ones(5).unsqueeze(-1).shape == (5, 1)
+    assert torch.nn.Linear(1, 2)(torch.ones(5).unsqueeze(-1)).shape == (5, 2)

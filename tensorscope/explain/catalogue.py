@@ -44,12 +44,14 @@ CATALOGUE: dict[str, Entry] = {
         },
         cause={
             "en": "PyTorch never moves tensors between devices by itself: every tensor used in one operation,"
-                  " and every parameter of a model, must be on the same device. Usually the model was moved "
-                  "with .to(device) but a batch, a target or a tensor created in the loop was not (or the "
-                  "other way round).",
+                  " and every parameter of a model, must be on the same device (the one exception: a 0-dim "
+                  "CPU tensor, such as torch.tensor(2.0), may be combined with CUDA tensors). Usually the "
+                  "model was moved with .to(device) but a batch, a target or a tensor created in the loop "
+                  "was not (or the other way round).",
             "zh": "PyTorch 不会自动在设备之间搬运张量：同一个运算用到的所有张量（以及模型的所有参数）都必须在"
-                  "同一个设备上。常见情况是模型已用 .to(device) 移到了 GPU，而某个批次数据、标签或在循环里新"
-                  "建的张量还留在 CPU 上（或者反过来）。",
+                  "同一个设备上（唯一的例外：0 维的 CPU 张量，比如 torch.tensor(2.0)，可以和 CUDA 张量一起"
+                  "运算）。常见情况是模型已用 .to(device) 移到了 GPU，而某个批次数据、标签或在循环里新建的"
+                  "张量还留在 CPU 上（或者反过来）。",
         },
         fix={
             "en": "Move it to the same device: `{move}`. A robust pattern: choose `device = torch.device("
@@ -486,10 +488,10 @@ VARIANTS[("device-mismatch", "numpy")] = Entry(
 VARIANTS[("backward-twice", "carried")] = Entry(
     title=CATALOGUE["backward-twice"].title,
     message={
-        "en": "{name}.backward() reaches the previous iteration's graph through {other}, which that "
-              "iteration's backward() already freed.",
-        "zh": "{name}.backward() 通过 {other} 连到了上一次迭代的计算图，而那张图已经被上一次的 backward() "
-              "释放了。",
+        "en": "{name}.backward() reaches the previous iteration's graph through {other}, whose saved "
+              "values that iteration's backward() already freed.",
+        "zh": "{name}.backward() 通过 {other} 连到了上一次迭代的计算图，而那张图保存的中间值已经被上一次的 "
+              "backward() 释放了。",
     },
     cause={
         "en": "{other} is carried from one loop iteration to the next together with its grad_fn, so each "
@@ -510,9 +512,9 @@ VARIANTS[("backward-twice", "before-loop")] = Entry(
     title=CATALOGUE["backward-twice"].title,
     message={
         "en": "{name}.backward() goes through {other}, which was computed once before the loop: the "
-              "first backward() freed its graph.",
+              "first backward() freed the values its graph saved.",
         "zh": "{name}.backward() 要经过 {other}，而 {other} 只在循环之前计算了一次：第一次 backward() 就"
-              "释放了它的计算图。",
+              "释放了它的计算图保存的中间值。",
     },
     cause={
         "en": "backward() frees the values saved in the graph it goes through. {other} and its graph were "
@@ -531,9 +533,9 @@ VARIANTS[("backward-twice", "shared")] = Entry(
     title=CATALOGUE["backward-twice"].title,
     message={
         "en": "{name}.backward() goes through {shared}, which is also part of {other}'s graph: an earlier "
-              "backward() through {other} already freed it.",
+              "backward() through {other} already freed the values that part of the graph saved.",
         "zh": "{name}.backward() 要经过 {shared}，而 {shared} 也属于 {other} 的计算图：之前对 {other} 的 "
-              "backward() 已经把它释放了。",
+              "backward() 已经把这部分计算图保存的中间值释放了。",
     },
     cause={
         "en": "{name} and {other} share part of one graph ({shared} and what it was computed from). "
@@ -732,11 +734,11 @@ VARIANTS[("shape-mismatch", "linear")] = Entry(
     fix={
         "en": "Give the layer the right size (nn.Linear({got}, ...)), or reshape the input so its last "
               "dimension is {in_features}: flatten images with `{input}.flatten(1)`, transpose with "
-              "`{input}.T` if rows and columns are swapped, or use `{input}.unsqueeze(-1)` for a batch of "
-              "single numbers.",
+              "`{input}.T` if rows and columns are swapped. (A batch of single numbers of shape (N,) for "
+              "a layer that takes one feature becomes (N, 1) with `{input}.unsqueeze(-1)`.)",
         "zh": "把层的尺寸改对（nn.Linear({got}, ...)），或者调整输入的形状，使其最后一维等于 {in_features}："
-              "图像用 `{input}.flatten(1)` 展平；行列颠倒时用 `{input}.T` 转置；一批单个数值用 "
-              "`{input}.unsqueeze(-1)`。",
+              "图像用 `{input}.flatten(1)` 展平；行列颠倒时用 `{input}.T` 转置。（如果层只接受一个特征，"
+              "而输入是一批形状为 (N,) 的单个数值，用 `{input}.unsqueeze(-1)` 把它变成 (N, 1)。）",
     },
 )
 VARIANTS[("shape-mismatch", "matmul")] = Entry(
