@@ -91,12 +91,14 @@ def _exit_code(trace: Any) -> int:
     return EXIT_CLEAN
 
 
-def _run_engine(target: Any, mode: str, timeout: float | None, **options: Any) -> Any:
+def _run_engine(target: Any, mode: str, timeout: float | None,
+                on_output: Callable[[str, str], None] | None = None, **options: Any) -> Any:
     """Run the script in an engine process (`os._exit`, signals, a crash are the script's, not ours);
     its Trace. Errors inside tensorscope are printed on stderr and exit 2."""
     from tensorscope.engine.process import run_headless, spec_for
 
-    outcome = run_headless(spec_for(target, mode, **options), timeout=timeout)  # type: ignore[arg-type]
+    outcome = run_headless(spec_for(target, mode, **options), timeout=timeout,  # type: ignore[arg-type]
+                           on_output=on_output)
     if outcome.error is not None:  # the run could not start: say why, as for a missing script
         click.echo(f"tensorscope: {outcome.error}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
@@ -106,6 +108,26 @@ def _run_engine(target: Any, mode: str, timeout: float | None, **options: Any) -
             click.echo(f"tensorscope: internal error in {error}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     return outcome.trace
+
+
+class _LiveOutput:
+    """What the script writes, passed on as it writes it (stdout to stdout, stderr to stderr)."""
+
+    def __init__(self) -> None:
+        self._open_line = False
+
+    def __call__(self, stream: str, text: str) -> None:
+        out = sys.stdout if stream == "stdout" else sys.stderr
+        out.write(text)
+        out.flush()
+        if stream == "stdout" and text:
+            self._open_line = not text.endswith("\n")
+
+    def end_line(self) -> None:
+        """The report starts on a line of its own, even when the script's last print did not end one."""
+        if self._open_line:
+            sys.stdout.write("\n")
+            self._open_line = False
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -245,12 +267,16 @@ def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Stop the script after this long.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Do not show the script's own output while it runs (--json never does: see `stdout`).")
 @click.option("--every-pass", is_flag=True,
               help=f"Check every pass of every loop (slower). By default each loop's first {FULL_PASSES} "
                    f"passes are checked, then one in {EVERY}.")
 def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
-          lang: str, as_json: bool, timeout: float | None, every_pass: bool) -> None:
+          lang: str, as_json: bool, timeout: float | None, quiet: bool, every_pass: bool) -> None:
     """Run SCRIPT headless with every check on; exit 1 if anything is flagged (for CI).
+
+    The script's own output shows as it runs (as under python), then the report.
 
     A training loop's mistakes show in its first passes or persist (NaN, a graph kept alive), so after
     a loop's first passes only one in a few is checked and the others run at full speed; an exception
@@ -259,8 +285,11 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
     from tensorscope.report import check_report
 
     target = _load(script, args)
-    result = _run_engine(target, "run", timeout, trace_modules=trace_modules, simulate_cuda=simulate_cuda,
-                         every_pass=every_pass)
+    live = None if quiet or as_json else _LiveOutput()
+    result = _run_engine(target, "run", timeout, on_output=live, trace_modules=trace_modules,
+                         simulate_cuda=simulate_cuda, every_pass=every_pass)
+    if live is not None:
+        live.end_line()
     if as_json:
         exc = result.exception
         payload = {

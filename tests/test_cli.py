@@ -116,3 +116,38 @@ def test_exit_handlers_print_as_under_python(tmp_path, command):
     plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
     proc = tensorscope(command, str(path), "--json")
     assert json.loads(proc.stdout)["stdout"] == plain.stdout == "last\nbye\n"
+
+
+class TestCheckShowsTheScriptsOutput:
+    def test_output_shows_while_the_script_runs_then_the_report(self, tmp_path, write_script):
+        """A long run shows its progress: the first line arrives while the script still waits for the test."""
+        go = tmp_path / "go"
+        path = write_script(f"""
+            import pathlib, sys, time
+            print("epoch 1", flush=True)
+            print("careful", file=sys.stderr)
+            deadline = time.monotonic() + 60
+            while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print("epoch 2", end="")
+            """)
+        env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+        proc = subprocess.Popen([sys.executable, "-m", "tensorscope", "check", str(path)], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == "epoch 1\n"  # the script is still running: it waits for `go`
+            assert proc.poll() is None
+            go.write_text("")
+            out, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+        assert out.startswith("epoch 2\ntensorscope check · ")  # the report on a line of its own
+        assert "careful" in err and proc.returncode == 0
+
+    def test_quiet_and_json_keep_stdout_to_the_report(self, write_script):
+        path = write_script('print("epoch 1")\n')
+        quiet = tensorscope("check", "--quiet", str(path))
+        assert quiet.stdout.startswith("tensorscope check · ") and "epoch 1" not in quiet.stdout
+        as_json = tensorscope("check", "--json", str(path))
+        assert json.loads(as_json.stdout)["stdout"] == "epoch 1\n"

@@ -324,6 +324,7 @@ class EngineProcess:
         self._keep_steps = False
         self._on_step: Callable[[Step], None] | None = None
         self._on_end: Callable[[RunResult], None] | None = None
+        self._on_output: Callable[[str, str], None] | None = None
         self._out: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._last: Step | None = None
@@ -342,10 +343,13 @@ class EngineProcess:
         return self._done.is_set()
 
     def begin(self, spec: RunSpec, *, on_step: Callable[[Step], None] | None = None,
-              on_end: Callable[[RunResult], None] | None = None, keep_steps: bool = False) -> None:
-        """Run `spec` in this child; `on_step`/`on_end` are called from a reader thread."""
+              on_end: Callable[[RunResult], None] | None = None, keep_steps: bool = False,
+              on_output: Callable[[str, str], None] | None = None) -> None:
+        """Run `spec` in this child; `on_step`/`on_end`/`on_output` (stream, text: what the script writes,
+        as it writes it) are called from a reader thread."""
         self.spec = spec
         self._on_step, self._on_end, self._keep_steps = on_step, on_end, keep_steps
+        self._on_output = on_output
         self._post(("run", spec))
         self._reader = threading.Thread(target=self._read, name="tensorscope-engine-reader", daemon=True)
         self._reader.start()
@@ -400,6 +404,8 @@ class EngineProcess:
             if kind == "out":
                 self._out[msg[1]].append(msg[2])
                 self._pending[msg[1]].append(msg[2])
+                if self._on_output is not None:
+                    self._on_output(msg[1], msg[2])
             elif kind == "stdin":
                 self.stdin_reads = msg[1]
             elif kind == "step":
@@ -577,7 +583,8 @@ def release_spare() -> None:
 # --- headless runs (trace, check) -------------------------------------------------------------------
 
 def run_headless(spec: RunSpec, timeout: float | None = None,
-                 on_step: Callable[[Step], None] | None = None) -> RunResult:
+                 on_step: Callable[[Step], None] | None = None,
+                 on_output: Callable[[str, str], None] | None = None) -> RunResult:
     """Run `spec` (mode `record` or `run`) in an engine child; the result at its end.
 
     The child comes from the fork server, as in the TUI: never from this process, which may have touched
@@ -586,7 +593,7 @@ def run_headless(spec: RunSpec, timeout: float | None = None,
     stuck where no line of its own runs is killed after STOP_GRACE seconds, its Steps and output kept.
     """
     engine = EngineProcess(_forkserver())
-    engine.begin(spec, on_step=on_step, keep_steps=spec.mode == "record")
+    engine.begin(spec, on_step=on_step, keep_steps=spec.mode == "record", on_output=on_output)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while not engine.finished:
