@@ -341,6 +341,27 @@ class TestGradAccumulation:
 # --- inplace-saved-tensor ------------------------------------------------------------------------------
 
 class TestInplaceSavedTensor:
+    def test_still_flagged_with_many_freed_graphs_in_scope(self, write_script: Write) -> None:
+        """A running sum keeps every pass's graph alive after backward() freed it (`total += loss`, itself
+        an in-place line probed each pass): the probe learns those are freed, and still finds the tensor
+        a live graph saved."""
+        path = write_script("""
+            import torch
+            w = torch.ones(3, requires_grad=True)
+            total = 0
+            for i in range(30):
+                loss = (w * 2).sum()
+                loss.backward()
+                total += loss
+            h = w.sigmoid()
+            out = (h * 3).sum()
+            h.mul_(2)                  # <- inplace (the script's last line)
+        """)
+        trace, _ = run(path)
+        flags = flags_of(trace, "inplace-saved-tensor")
+        assert [(f.severity, f.line, f.tensors) for f in flags] == [
+            ("warning", line_of(path, "# <- inplace"), ("h",))]
+
     def test_flagged_at_the_inplace_line_then_the_failure_once(self, write_script: Write) -> None:
         path = write_script("""
             import torch

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from tensorscope.engine.session import Session
 
 _MARK = "modified by an inplace operation"
+_FREED = "have already been freed"
+_MAX_FREED = 200_000
+"""Nodes remembered as freed (a long loop keeps every pass's graph alive through a running sum)."""
 _MAX_NODES = 5_000
 _PYTORCH_TEXT = re.compile(
     r"\[(?P<type>[\w.]+) \[(?P<shape>[^\]]*)\]\](?:, which is output \d+ of (?P<op>[\w:]+),)? "
@@ -44,7 +47,9 @@ def _op_name(node_name: str) -> str:
 
 
 def _attrs_of(node: Any) -> tuple[str, ...]:
-    """The attributes through which a node hands out its saved tensors (cached per node type)."""
+    """The attributes through which a node hands out its saved tensors (cached per node type; those that
+    turn out to hold numbers or sizes, such as AddBackward0's `_saved_alpha`, are dropped: reading one
+    costs as much as unpacking a tensor, and a long chain of them made each probe slow)."""
     kind = type(node)
     attrs = _saved_attrs.get(kind)
     if attrs is None:
@@ -54,6 +59,20 @@ def _attrs_of(node: Any) -> tuple[str, ...]:
             names.append("saved_tensors")
         attrs = _saved_attrs[kind] = tuple(names)
     return attrs
+
+
+def _may_hold_tensors(value: Any) -> bool:
+    """Whether a saved attribute's value is (or holds) a tensor, or may (None: an optional tensor)."""
+    if value is None or is_a(value, torch.Tensor):
+        return True
+    return isinstance(value, list | tuple) and any(v is None or is_a(v, torch.Tensor) for v in value)
+
+
+def _not_tensors(kind: type, attr: str) -> None:
+    """`attr` of `kind` nodes holds no tensor (its C++ type is fixed): never read it again."""
+    attrs = _saved_attrs.get(kind)
+    if attrs is not None and attr in attrs:
+        _saved_attrs[kind] = tuple(a for a in attrs if a != attr)
 
 
 class _Found:
@@ -78,6 +97,8 @@ class InplaceSavedTensor(Check):
         self._flagged: set[tuple[str, int, str]] = set()
         self._seen: list[dict[str, str]] = []
         """The data of every warning raised, to explain a later backward() failure."""
+        self._freed: set[tuple[int, int]] = set()
+        """(id, sequence number) of nodes whose saved values a backward() freed (probing them raises)."""
 
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
@@ -98,8 +119,11 @@ class InplaceSavedTensor(Check):
                 self._after.pending = (frame, line, watched)
 
     def on_finish(self, ctx: Session) -> None:
-        self._after.pending = None
+        done, self._after.pending = self._after.pending, None
+        if done is not None:  # the script's last line changed a tensor in place
+            self._finished(ctx, *done)
         self._seen.clear()
+        self._freed.clear()
 
     def _finished(self, ctx: Session, frame: types.FrameType, line: int,
                   watched: list[tuple[str, torch.Tensor, int]]) -> None:
@@ -142,15 +166,27 @@ class InplaceSavedTensor(Check):
                 continue
             seen.add(id(node))
             keep.append(node)
-            for attr in _attrs_of(node):
+            attrs = _attrs_of(node)
+            done = (id(node), node._sequence_nr()) if attrs else None
+            if done is not None and done in self._freed:
+                attrs = ()  # its saved values were freed by a backward(): they stay freed
+            for attr in attrs:
                 try:
-                    getattr(node, attr)
+                    value = getattr(node, attr)
                 except RuntimeError as exc:
                     text = str(exc)
                     if _MARK in text and f"[{dims}]]" in text:
                         return _Found(node.name(), text)
+                    if _FREED in text and done is not None:
+                        if len(self._freed) > _MAX_FREED:
+                            self._freed.clear()
+                        self._freed.add(done)
+                    continue
                 except (AttributeError, TypeError):  # not a saved value after all
                     continue
+                else:
+                    if not _may_hold_tensors(value):
+                        _not_tensors(type(node), attr)
             for nxt, _ in node.next_functions:
                 if nxt is not None and id(nxt) not in seen:
                     stack.append(nxt)
