@@ -38,6 +38,8 @@ class EngineRun:
         self._done = threading.Event()
         self.failed: BaseException | None = None
         """Why no child could be started (reported as the end of the run)."""
+        self._starting: EngineProcess | None = None
+        """The child, from the moment it is taken (its first Step may arrive before `attach`)."""
 
     @property
     def finished(self) -> bool:
@@ -56,7 +58,12 @@ class EngineRun:
     @property
     def pid(self) -> int | None:
         """The engine child's process id (None before it is started)."""
-        return self.engine.pid if self.engine is not None else None
+        engine = self.engine or self._starting
+        return engine.pid if engine is not None else None
+
+    def starting(self, engine: EngineProcess) -> None:
+        """`engine` is about to run the script (what is sent still waits for `attach`)."""
+        self._starting = engine
 
     def attach(self, engine: EngineProcess) -> None:
         """The child is running the script: send it what waited."""
@@ -155,6 +162,7 @@ class Runner:
                           stderr=f"tensorscope: cannot start the engine process: {exc}\n")
             on_end(RunResult(trace, [f"{type(exc).__name__}: {exc}"]))
             return
+        handle.starting(engine)
         engine.begin(spec, on_step=lambda step: post(Runner.StepReady(step, run)),  # type: ignore[arg-type]
                      on_end=on_end)
         handle.attach(engine)
