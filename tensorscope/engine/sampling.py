@@ -63,10 +63,9 @@ class PassSampler:
     def __init__(self, loops: Callable[[types.CodeType], dict[int, frozenset[int]]],
                  full: int = FULL_PASSES, every: int = EVERY) -> None:
         self._loops_of = loops
-        """The loops of a code object's file (`loops_in` of its source)."""
+        """The loops of a code object's file (`loops_in` of its source, cached by the caller)."""
         self.full = full
         self.every = every
-        self._loops: dict[str, dict[int, frozenset[int]]] = {}
         self._passes: dict[tuple[str, int], int] = {}
         """Passes counted, per (file, header line). (Keys are files: hashing a code object is slow.)"""
         self._seen: dict[tuple[str, int], int] = {}
@@ -87,34 +86,23 @@ class PassSampler:
         key = (file, start)
         woke = False
         if dark is not None:
-            if frame is dark:
-                if start == self._header:
-                    if self._skips(file, start):
-                        self.unobserved_passes += 1
-                        return COUNT
-                    self.end()
-                    self._seen[key] = self._seen.get(key, 0) + 1
-                    return WAKE
-                if start in self._body:
-                    if self._seen.get(key, 0) >= self.full:
-                        return DARK
-                    self.end()  # one of a line's first runs: observed, with the rest of the pass
-                    woke = True
-                else:
-                    self.end()  # the loop is over: what follows it is observed
-                    woke = True
-            elif self.below(frame):
-                if self._seen.get(key, 0) >= self.full:
+            if frame is dark and start == self._header:
+                if self._skips(file, start):
+                    self.unobserved_passes += 1
+                    return COUNT
+            else:
+                inside = start in self._body if frame is dark else self.below(frame)
+                if inside and self._seen.get(key, 0) >= self.full:
                     return DARK
-                self.end()
-                woke = True
-            else:  # the loop's frame is gone (returned, unwound) without us seeing it leave
-                self.end()
-                woke = True
+            # the next pass is observed, or one of a line's first runs (observed with the rest of its
+            # pass), or the loop is over, or its frame is gone without us seeing it leave
+            self.end()
+            woke = True
+            if frame is dark and start == self._header:
+                self._seen[key] = self._seen.get(key, 0) + 1
+                return WAKE
         self._seen[key] = self._seen.get(key, 0) + 1
-        loops = self._loops.get(file)
-        if loops is None:
-            loops = self._loops[file] = self._loops_of(frame.f_code)
+        loops = self._loops_of(frame.f_code)
         if start in loops and self._skips(file, start):
             self.frame, self._header, self._body = frame, start, loops[start]
             self.unobserved_passes += 1
