@@ -97,8 +97,6 @@ class Session:
         self._raised_exc: BaseException | None = None
         self._raised_info: RaisedInfo | None = None
         """What `_raised_exc` is (kept once a Step has carried it, for the Step that shows it caught)."""
-        self._finally_starts: dict[str, frozenset[int]] = {}
-        """Per file: the first line of each `finally:` body (where an exception passes, not caught)."""
         self._catch_frame: types.FrameType | None = None
         """The frame the last raised exception is in now (where a handler would catch it)."""
         self.tracer: Tracer | None = None
@@ -143,7 +141,8 @@ class Session:
         self._last_module_line = 0
         self._step_count = 0
         self._sampler: PassSampler | None = None
-        self._loops_by_file: dict[str, dict[int, frozenset[int]]] = {}
+        self._analyses: dict[tuple[str, Callable[[str], Any]], Any] = {}
+        """Per (file, analysis): its loops, its `finally:` bodies (`_of_file`)."""
         """`run()` only: which passes of the user's loops are observed (None: every line is)."""
         self.internal_errors: list[str] = []
         """Errors inside tensorscope's own bookkeeping (kept out of the script; tests assert none)."""
@@ -478,11 +477,7 @@ class Session:
                     with self._lock:
                         self._running = False
                     self._cur_frame = None
-                for m in self.monitors:
-                    try:
-                        m.on_finish(self)
-                    except Exception as exc:
-                        self._internal(_monitor_name(m), exc)
+                self._tell(self.monitors, "on_finish")
                 if reason in ("finished", "exit") and (self._record or self._interactive):
                     self._end_step(namespace)
         self._capture.uninstall()
@@ -536,12 +531,17 @@ class Session:
             return self.target.source
         return "\n".join(self._sources.get(self._display_of(code.co_filename), ()))
 
+    def _of_file(self, code: types.CodeType, analyse: Callable[[str], Any]) -> Any:
+        """`analyse(source)` of the file `code` comes from, computed once per file."""
+        key = (code.co_filename, analyse)
+        found = self._analyses.get(key)
+        if found is None:
+            found = self._analyses[key] = analyse(self.source_of(code))
+        return found
+
     def _loops_of(self, code: types.CodeType) -> dict[int, frozenset[int]]:
         """The loops of the file `code` comes from (header line -> body lines)."""
-        found = self._loops_by_file.get(code.co_filename)
-        if found is None:
-            found = self._loops_by_file[code.co_filename] = loops_in(self.source_of(code))
-        return found
+        return self._of_file(code, loops_in)  # type: ignore[no-any-return]
 
     def _statement(self, code: types.CodeType, line: int) -> int:
         """The first line of the statement `line` belongs to in `code`'s file."""
@@ -589,7 +589,7 @@ class Session:
             if seen == OBSERVE and not is_new_step(self._frame_line.get(frame), start, back_jump):
                 return False
             if frame is self._catch_frame and self._raised_info is not None \
-                    and start not in self._finally_lines(frame.f_code):
+                    and start not in self._of_file(frame.f_code, finally_starts):
                 self._caught(frame, start)
             self._on_line(frame, start)
             if seen == GO_DARK:
@@ -630,11 +630,7 @@ class Session:
         ended = sampler.ended if sampler is not None else None
         if sampler is not None and ended is not None:
             sampler.ended = None
-            for m in self._line_monitors:
-                try:
-                    m.on_resume(self, *ended)
-                except Exception as exc:
-                    self._internal(_monitor_name(m), exc)
+            self._tell(self._line_monitors, "on_resume", *ended)
 
     def _gap(self, frame: types.FrameType) -> None:
         """The line just seen starts an unobserved pass: monitors learn that lines go unseen from here."""
@@ -642,11 +638,7 @@ class Session:
         if tracer is not None:
             tracer.quiet(frame)
             fastpath.rest(True)
-        for m in self._line_monitors:
-            try:
-                m.on_gap(self)
-            except Exception as exc:
-                self._internal(_monitor_name(m), exc)
+        self._tell(self._line_monitors, "on_gap")
 
     def raised(self, frame: types.FrameType, exc: BaseException) -> None:
         """An exception is raised in a stepped frame, or propagates into one."""
@@ -672,11 +664,7 @@ class Session:
                 file=self._display_of(frame.f_code.co_filename),
             )
             self._cur_frame = frame
-            for m in self.monitors:
-                try:
-                    m.on_raise(self, exc, frame, line)
-                except Exception as err:
-                    self._internal(_monitor_name(m), err)
+            self._tell(self.monitors, "on_raise", exc, frame, line)
         except Exception as err:
             self._internal("engine (raise)", err)
 
@@ -685,12 +673,6 @@ class Session:
         if exc is self._raised_exc:
             self._catch_frame = frame
 
-    def _finally_lines(self, code: types.CodeType) -> frozenset[int]:
-        found = self._finally_starts.get(code.co_filename)
-        if found is None:
-            found = self._finally_starts[code.co_filename] = finally_starts(self.source_of(code))
-        return found
-
     def _caught(self, frame: types.FrameType, line: int) -> None:
         raised, exc = self._raised_info, self._raised_exc
         assert raised is not None and exc is not None
@@ -698,11 +680,15 @@ class Session:
         self._catch_frame = None
         self._raised_exc = self._raised_info = None
         self._cur_frame = frame
-        for m in self.monitors:
+        self._tell(self.monitors, "on_handled", exc, frame, line)
+
+    def _tell(self, monitors: list[Monitor], hook: str, *args: Any) -> None:
+        """Call `hook(self, *args)` on each monitor; an error inside one is recorded, the others still run."""
+        for m in monitors:
             try:
-                m.on_handled(self, exc, frame, line)
-            except Exception as err:
-                self._internal(_monitor_name(m), err)
+                getattr(m, hook)(self, *args)
+            except Exception as exc:
+                self._internal(_monitor_name(m), exc)
 
     def _internal(self, who: str, exc: BaseException) -> None:
         """Record an error inside tensorscope (a check's or the engine's), with its traceback."""
