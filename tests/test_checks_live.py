@@ -402,9 +402,12 @@ class TestInplaceSavedTensor:
         """)
         trace, _ = run(path)
         flags = flags_of(trace, "inplace-saved-tensor")
-        assert [f.severity for f in flags] == ["warning"]
+        # the caught error is explained once (the loop's second pass catches it the same way)
+        assert [f.severity for f in flags] == ["warning", "error"]
         assert flags[0].line == line_of(path, "# <- inplace")
         assert "ExpBackward0" in flags[0].message
+        assert flags[1].line == line_of(path, "e.sum().backward()")
+        assert flags[1].message.endswith(f"(caught at line {line_of(path, 'except RuntimeError')})")
         assert_transparent(path, trace)
 
     def test_setitem_and_custom_function_outputs(self, write_script: Write) -> None:
@@ -435,9 +438,13 @@ class TestInplaceSavedTensor:
         """)
         trace, _ = run(path)
         flags = flags_of(trace, "inplace-saved-tensor")
-        assert [(f.line, f.tensors, f.data["saver"]) for f in flags] == [
+        assert [(f.line, f.tensors, f.data["saver"]) for f in flags if f.severity == "warning"] == [
             (line_of(path, "# <- setitem"), ("z",), "TanhBackward0"),
             (line_of(path, "# <- clamp"), ("base",), "SquareBackward")]
+        # the caught error, at the line that raised it: the user's backward() reading its saved tensor
+        [error] = [f for f in flags if f.severity == "error"]
+        assert error.line == line_of(path, "ctx.saved_tensors") and error.data["caught"] == str(
+            line_of(path, "except RuntimeError"))
         assert_transparent(path, trace)
 
     def test_error_texts_are_pytorchs_own(self, write_script: Write) -> None:

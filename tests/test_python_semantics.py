@@ -35,9 +35,15 @@ KNOWN: dict[tuple[str, str], tuple[bool, str]] = {
 
 
 def declared_flags(name: str) -> set[str]:
-    """The flag codes a corpus script says `check` must raise on it (its `# flags:` line)."""
-    found = re.search(r"^# flags:(.*)$", (CORPUS / f"{name}.py").read_text(encoding="utf-8"), re.M)
-    return set(found.group(1).split()) if found else set()
+    """The flag codes a corpus script says `check` must raise on it (its `# flags:` line, and its
+    `# flags without a GPU:` line on a machine without CUDA)."""
+    text = (CORPUS / f"{name}.py").read_text(encoding="utf-8")
+    found = re.search(r"^# flags:(.*)$", text, re.M)
+    codes = set(found.group(1).split()) if found else set()
+    found = re.search(r"^# flags without a GPU:(.*)$", text, re.M)
+    if found and not torch.cuda.is_available():
+        codes |= set(found.group(1).split())
+    return codes
 
 
 def script_status(completed: bool, exit_code: int | None, exception_type: str | None) -> int | None:

@@ -60,6 +60,11 @@ class ScriptError(Check):
 
     code: ClassVar[str] = "script-error"
 
+    def on_caught(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int,
+                  caught: tuple[int, str]) -> bool:
+        """A caught exception is the script's business (KeyError, StopIteration...): no flag."""
+        return False
+
     def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if isinstance(exc, SystemExit):

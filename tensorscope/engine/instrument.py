@@ -308,6 +308,7 @@ class Instrument(Monitor):
     """The instrumentation of one run: handlers of the checks, and what was set up to feed them."""
 
     wants_lines = True
+    wants_inner_lines = True  # (operations inside a lambda or genexpr are the user's too)
 
     def __init__(self, subscribers: Iterable[Subscriber]) -> None:
         self.backward_handlers: list[tuple[BackwardBefore | None, BackwardAfter | None]] = []
@@ -405,6 +406,17 @@ class Instrument(Monitor):
         if receiver is not None and not self._on and self._announce(ctx, frame, line, receiver):
             need = True
         self._need = need
+
+    def plan_of(self, ctx: Session, frame: types.FrameType, line: int) -> _LinePlan:
+        """What `line` of `frame`'s file needs (computed once per line)."""
+        key = (frame.f_code.co_filename, line)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(ctx, frame, line)
+        return plan
+
+    def quiet_inner_line(self, ctx: Session, frame: types.FrameType, line: int) -> bool:
+        return True  # (on_line only acts on what line_start decided)
 
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         """After the checks saw a line: enter the mode for it when it needs it."""
@@ -532,6 +544,19 @@ class Instrument(Monitor):
         return all(type(torch._C._get_function_stack_at(i)).__module__.startswith("tensorscope.")
                    for i in range(n))
 
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """The checks' own work between lines (explaining a caught error) runs with the mode off; then it
+        goes back on for the rest of the line that had it."""
+        on, owner = self._on, self._owner
+        self._pop()
+        try:
+            yield
+        finally:
+            if on and not self._on and self._can_push():
+                torch._C._push_on_torch_function_stack(self._mode)
+                self._on, self._owner = True, owner
+
     def _pop(self) -> None:
         if not self._on:
             return
@@ -644,12 +669,18 @@ class _LineStart(Monitor):
     """The layer's first look at each line, before the checks': the mode is left where it is not needed."""
 
     wants_lines = True
+    wants_inner_lines = True
 
     def __init__(self, layer: Instrument) -> None:
         self.layer = layer
 
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         self.layer.line_start(ctx, frame, line)
+
+    def quiet_inner_line(self, ctx: Session, frame: types.FrameType, line: int) -> bool:
+        """A lambda's line with no operator, loss or backward() to watch: the mode's decision stays."""
+        need, checkers, receiver, callees = self.layer.plan_of(ctx, frame, line)
+        return not (need or checkers or receiver is not None or callees)
 
     def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:

@@ -66,6 +66,13 @@ class Monitor:
         """The script raised `exc` uncaught at `line`. Return True when a flag explained it."""
         return False
 
+    def on_caught(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int,
+                  caught: tuple[int, str]) -> bool:
+        """The script caught `exc`, raised at `line` of `frame` (the innermost user frame), with a handler
+        at line `caught[0]` (of file `caught[1]`; "": the same file). Return True when a flag explained it.
+        Called once per exception, when the handler starts; its message is safe to read."""
+        return False
+
     def on_raise(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int) -> None:
         """The user's code raised `exc` at `line` of `frame` (it may yet be caught); never call it."""
 
@@ -77,3 +84,12 @@ class Monitor:
 
     wants_lines: bool = False
     """Set True to receive on_line (costs a call per line of user code)."""
+
+    wants_inner_lines: bool = False
+    """With `wants_lines`: on_line also for the lines of the user's lambdas and genexprs, which are not
+    steps (their operations are the user's, at their own line; `engine.inner`)."""
+
+    def quiet_inner_line(self, ctx: Session, frame: types.FrameType, line: int) -> bool:
+        """With `wants_inner_lines`: True when on_line never does anything at this line of a lambda or
+        genexpr (asked once per line; when every such monitor says so, the line's events may stop)."""
+        return False

@@ -16,7 +16,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,11 +24,13 @@ import torch
 
 from tensorscope.engine import fastpath
 from tensorscope.engine.capture import OutputCapture
+from tensorscope.engine.caught import CaughtPitfalls, readable
 from tensorscope.engine.collect import StatsCache, collect, scope_of
 from tensorscope.engine.commands import COMMANDS, Command
 from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
-from tensorscope.engine.instrument import with_instrument
+from tensorscope.engine.inner import COMPREHENSIONS, INNER, InnerFrames, function_of
+from tensorscope.engine.instrument import Instrument, is_disguise, with_instrument
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.sampling import COUNT, DARK, GO_DARK, OBSERVE, WAKE, PassSampler, loops_in
 from tensorscope.engine.simcuda import SimulatedCuda
@@ -39,7 +41,6 @@ from tensorscope.model import ExceptionInfo, Flag, FrameInfo, RaisedInfo, Severi
 
 STACK_SHOWN = 32
 """How many of the user's frames a Step keeps (the outermost, the innermost): deep recursion stays cheap."""
-_NOT_STEPPED = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
 
 
 
@@ -88,7 +89,9 @@ class Session:
         self._display: dict[str, str] = {str(self.target.path): self.target.display}
         self._sources: dict[str, tuple[str, ...]] = {self.target.display: self.target.lines}
         self._user_code: dict[int, tuple[types.CodeType, bool]] = {}
-        self._stepped: dict[int, tuple[types.CodeType, bool]] = {}
+        self._inner_monitors: list[Monitor] = [m for m in self.monitors if m.wants_inner_lines]
+        self._layer = next((m for m in self.monitors if isinstance(m, Instrument)), None)
+        self._pitfalls = CaughtPitfalls()
         self._starts_by_file: dict[str, dict[int, int]] = {}
         """Per file: line -> first line of its statement (a multi-line statement is one step)."""
         self._depth: dict[types.FrameType, int] = {}
@@ -136,6 +139,10 @@ class Session:
         self._kicked = False
         """The timeout watchdog interrupted the script's thread with SIGINT."""
         self._cur_frame: types.FrameType | None = None
+        self._inner = InnerFrames()
+        """The lambda or genexpr that runs inside `_cur_frame`, if one does."""
+        self._quiet_inner: dict[tuple[str, int], bool] = {}
+        """Per (file, line) of a lambda or genexpr: whether no monitor has anything to watch there."""
         self._frame_line: dict[types.FrameType, int] = {}
         """The last line each live user frame ran: what a pause marks as "just executed"."""
         self._last_module_line = 0
@@ -279,8 +286,13 @@ class Session:
         tensors: tuple[str, ...] = (),
         data: dict[str, str] | None = None,
         line: int | None = None,
+        where: tuple[str, str] | None = None,
     ) -> Flag:
+        """A flag at `line` of the running function, or of `where` (its file as flags show it, function)."""
         file, cur_line, function = self.location()
+        file = "" if file == self.target.display else file
+        if where is not None:
+            file, function = where
         flag = Flag(
             code=code,
             severity=severity,
@@ -289,7 +301,7 @@ class Session:
             message=message,
             hint=hint,
             tensors=tuple(tensors),
-            file="" if file == self.target.display else file,
+            file=file,
             data=dict(data or {}),
         )
         self._pending_flags.append(flag)
@@ -297,16 +309,16 @@ class Session:
         return flag
 
     def user_frame(self) -> types.FrameType | None:
-        return self._cur_frame
+        return self._inner.innermost(self._cur_frame)
 
     def location(self) -> tuple[str, int, str]:
-        f = self._cur_frame
+        f = self._inner.innermost(self._cur_frame)
         if f is None:
             return self.target.display, self._last_module_line, "<module>"
-        return self._display_of(f.f_code.co_filename), self._line_of(f), f.f_code.co_name
+        return self._display_of(f.f_code.co_filename), self._line_of(f), function_of(f.f_code)
 
     def source_line(self, frame: types.FrameType | None = None, line: int | None = None) -> str:
-        f = frame or self._cur_frame
+        f = frame or self._inner.innermost(self._cur_frame)
         if f is None:
             return ""
         lines = self._sources.get(self._display_of(f.f_code.co_filename), ())
@@ -518,12 +530,13 @@ class Session:
     # --- tracing: the TraceHandler the tracer backend calls ------------------------------------------
 
     def traced(self, code: types.CodeType) -> bool:
-        """Whether `code`'s lines are stepped: the user's code, not a comprehension, lambda or genexpr."""
-        known = self._stepped.get(id(code))
-        if known is None or known[0] is not code:
-            stepped = self.is_user_code(code) and code.co_name not in _NOT_STEPPED
-            known = self._stepped[id(code)] = (code, stepped)
-        return known[1]
+        """Whether the tracer reports `code`'s events: the user's code but comprehensions. A lambda's or a
+        genexpr's lines are not steps: they go only to the monitors that want them (`_inner_line`), so the
+        checks see its operations as the user's, at its own line. (Not the instrumentation's disguises:
+        lambdas compiled with a user's file and line, for warnings.)"""
+        name = code.co_name
+        return self.is_user_code(code) and name not in COMPREHENSIONS and not (
+            name == "<lambda>" and is_disguise(code))
 
     def source_of(self, code: types.CodeType) -> str:
         """The text of the file `code` was compiled from, as this session read it."""
@@ -559,6 +572,8 @@ class Session:
         sampler = self._sampler
         if sampler is not None and sampler.frame is not None and sampler.below(frame):
             return True
+        if frame.f_code.co_name in INNER:  # (a genexpr resumed: its first line was seen when it started)
+            return self._inner.resumed(frame)
         parent = frame.f_back
         depth = 0
         while parent is not None:
@@ -573,6 +588,8 @@ class Session:
     def line(self, frame: types.FrameType, line: int, back_jump: bool) -> bool:
         """A line event: a step when it starts a new statement (or a loop comes back to its line).
         True: the line runs inside an unobserved pass (the tracer may switch its event off)."""
+        if frame.f_code.co_name in INNER:  # (a genexpr's next item: nothing new to see, its event may stop)
+            return True if back_jump else self._inner_line(frame, line)
         try:
             start = self._statement(frame.f_code, line) if line else 0
             seen = OBSERVE
@@ -604,6 +621,8 @@ class Session:
         """A stepped frame returns, yields or is unwound by an exception. True: it ran inside an unobserved
         pass (the tracer may switch this event off)."""
         sampler = self._sampler
+        if frame.f_code.co_name in INNER:
+            return True  # (nothing to do: `InnerFrames.innermost` finds out that it no longer runs)
         if sampler is not None and sampler.frame is not None:
             if frame is sampler.frame:
                 sampler.end()
@@ -642,8 +661,8 @@ class Session:
 
     def raised(self, frame: types.FrameType, exc: BaseException) -> None:
         """An exception is raised in a stepped frame, or propagates into one."""
-        if isinstance(exc, _StopScript):
-            return
+        if isinstance(exc, _StopScript) or frame.f_code.co_name in INNER:
+            return  # (the stepped frame it reaches next is where the Step shows it raised)
         if sys.version_info < (3, 12):
             fastpath.recover()  # (an optimizer step that raised left tracing as it set it for the step)
         sampler = self._sampler
@@ -670,7 +689,7 @@ class Session:
 
     def handled(self, frame: types.FrameType, exc: BaseException) -> None:
         """A handler in `frame` catches `exc`: the next step there is where it was caught."""
-        if exc is self._raised_exc:
+        if exc is self._raised_exc and frame.f_code.co_name not in INNER:
             self._catch_frame = frame
 
     def _caught(self, frame: types.FrameType, line: int) -> None:
@@ -681,6 +700,55 @@ class Session:
         self._raised_exc = self._raised_info = None
         self._cur_frame = frame
         self._tell(self.monitors, "on_handled", exc, frame, line)
+        self._explain_caught(exc, frame, line)
+
+    def _explain_caught(self, exc: BaseException, catcher: types.FrameType, caught: int) -> None:
+        """The checks explain a pitfall the script caught, at the line that raised it (`engine.caught`)."""
+        found = self._pitfalls.to_explain(exc, self._user_files, caught,
+                                          self._display_of(catcher.f_code.co_filename), self._display_of)
+        if found is None:
+            return
+        frame, line, at, key = found
+        inner, self._inner.current = self._inner.current, None
+        self._cur_frame = frame  # (where the flag is, as for an uncaught exception)
+        try:
+            with self._layer.outside() if self._layer is not None else nullcontext():
+                for m in self.monitors:
+                    try:
+                        if m.on_caught(self, exc, frame, line, at):
+                            self._pitfalls.explained(exc, key)
+                            break
+                    except Exception as err:
+                        self._internal(_monitor_name(m), err)
+        finally:
+            self._cur_frame, self._inner.current = catcher, inner
+
+    def _inner_line(self, frame: types.FrameType, line: int) -> bool:
+        """A line of a lambda or genexpr of the user's: not a step, but the monitors that watch operations
+        (`wants_inner_lines`) see it as the user's line. True: its event may stop (an unobserved pass, or
+        nothing to watch there)."""
+        sampler = self._sampler
+        if sampler is not None and sampler.frame is not None:
+            return True
+        try:
+            start = self._statement(frame.f_code, line) if line else 0
+            key = (frame.f_code.co_filename, start)
+            quiet = self._quiet_inner.get(key)
+            if quiet is None:
+                quiet = self._quiet_inner[key] = not start or all(
+                    m.quiet_inner_line(self, frame, start) for m in self._inner_monitors)
+            if quiet:
+                return True  # (nothing to watch at this line: its event may stop)
+            if not self._inner.new_line(frame, start):
+                return False
+            for m in self._inner_monitors:
+                try:
+                    m.on_line(self, frame, start)
+                except Exception as exc:
+                    self._internal(_monitor_name(m), exc)
+        except Exception as exc:
+            self._internal("engine (line)", exc)
+        return False
 
     def _tell(self, monitors: list[Monitor], hook: str, *args: Any) -> None:
         """Call `hook(self, *args)` on each monitor; an error inside one is recorded, the others still run."""
@@ -900,9 +968,10 @@ class Session:
             file=self._display_of(frame.f_code.co_filename) if frame else self.target.display,
             traceback=frames,
         )
-        self._cur_frame = frame
+        self._cur_frame, self._inner.current = frame, None
         self._raised = self._raised_exc = self._raised_info = self._catch_frame = None  # its Step tells it
-        for m in self.monitors:
+        explained = self._pitfalls.seen(exc, frame, line)  # (caught, flagged, then re-raised: flagged once)
+        for m in () if explained else self.monitors:
             try:
                 if m.on_exception(self, exc, frame, line):
                     break
@@ -933,11 +1002,7 @@ def _monitor_name(monitor: Monitor) -> str:
 
 def _safe_message(exc: BaseException) -> str:
     """str(exc) where that runs none of the user's code (a `__str__` of theirs stays uncalled)."""
-    if isinstance(type(exc).__str__, types.FunctionType):
-        return ""
-    if all(isinstance(a, str | int | float | bool) or a is None for a in exc.args):
-        return str(exc)
-    return ""
+    return str(exc) if readable(exc) else ""
 
 
 def _from_signal(exc: BaseException) -> bool:

@@ -1055,6 +1055,13 @@ def _fill(template: str, data: dict[str, str]) -> str:
     return string.Formatter().vformat(template, (), _Lenient(data))
 
 
+CAUGHT: dict[str, str] = {"en": " (caught at line {caught})", "zh": "（在第 {caught} 行被捕获）"}
+"""Added to the message of a pitfall the script caught (`caught`: the handler's line)."""
+CAUGHT_IN_FILE: dict[str, str] = {"en": " (caught at line {caught} of {caught_file})",
+                                  "zh": "（在 {caught_file} 第 {caught} 行被捕获）"}
+"""The same, when the handler is in another file than the line that raised."""
+
+
 def render(code: str, lang: str, data: dict[str, str] | None = None) -> Text:
     """The explanation of `code` in `lang` (falls back to English), filled with `data`."""
     values = {k: str(v) for k, v in (data or {}).items()}
@@ -1065,4 +1072,7 @@ def render(code: str, lang: str, data: dict[str, str] | None = None) -> Text:
     def pick(texts: dict[str, str]) -> str:
         return _fill(texts.get(lang) or texts["en"], values)
 
-    return Text(code, pick(entry.title), pick(entry.message), pick(entry.cause), pick(entry.fix))
+    message = pick(entry.message)
+    if "caught" in values:
+        message += pick(CAUGHT_IN_FILE if "caught_file" in values else CAUGHT)
+    return Text(code, pick(entry.title), message, pick(entry.cause), pick(entry.fix))

@@ -1,4 +1,5 @@
 """Asking for CUDA: is_available() and a tensor moved to "cuda" answer exactly as under python."""
+# flags without a GPU: cuda-unavailable
 import torch
 
 print("available:", torch.cuda.is_available())

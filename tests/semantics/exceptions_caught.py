@@ -1,10 +1,10 @@
 """Exceptions caught, re-raised and caught again, chained, with finally: the script ends cleanly."""
+# flags: shape-mismatch
 import torch
 
 
 def shape_error():
-    return torch.ones(2, 3) @ torch.ones(2, 3)
-
+    return torch.ones(2, 3) @ torch.ones(2, 3)  # (raises: the caught pitfall is flagged)
 
 def reraise():
     try:
