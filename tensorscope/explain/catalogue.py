@@ -424,10 +424,13 @@ VARIANTS[("grad-accumulation", "accumulate")] = Entry(
               "并非有意为之时才是错误。",
     },
     fix={
-        "en": "If intended, scale each loss by the number of micro-batches and zero the gradients after "
-              "the update; otherwise call optimizer.zero_grad() before each backward().",
-        "zh": "如果是有意为之，请把每个损失除以微批次数，并在更新后清零梯度；否则在每次 backward() 前调用 "
-              "optimizer.zero_grad()。",
+        "en": "If intended, zero the gradients after the update; for micro-batches, divide each loss by "
+              "their number so that the summed gradient is their mean (losses meant to be added, such as a "
+              "GAN discriminator's real and fake terms, need no scaling). Otherwise call "
+              "optimizer.zero_grad() before each backward().",
+        "zh": "如果是有意为之，请在更新后清零梯度；对于微批次，把每个损失除以微批次数，这样累加得到的梯度就是"
+              "它们的平均值（本来就要相加的损失，比如 GAN 判别器的真实样本项和生成样本项，不需要缩放）。否则"
+              "在每次 backward() 前调用 optimizer.zero_grad()。",
     },
 )
 VARIANTS[("inplace-saved-tensor", "failed")] = Entry(
