@@ -3,7 +3,8 @@
 Checked where values change: the names a line binds or changes in place (after the line ran), the
 parameters of an optimizer after its `.step()` line, and the gradients a backward() wrote; and, after a
 loop's passes that `check` did not observe, the names its lines bind (NaN and Inf persist). The common
-all-finite case costs one reduction per tensor.
+all-finite case costs one reduction per tensor. Infinities put there on purpose (an attention mask filled with
+`float('-inf')`, see `_deliberate_inf`) are not flagged; NaN always is (softmax of a fully masked row).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from tensorscope.checks._autograd_watch import backward_roots, leaves_written
-from tensorscope.checks._source import AfterLine, LineInfo, Names, line_info, resolve
+from tensorscope.checks._deliberate_inf import Intent, Judge, Ran, writes_inf
+from tensorscope.checks._source import AfterLine, Names, line_info, resolve
 from tensorscope.checks.base import Check
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a
@@ -32,10 +34,13 @@ _FIRST_LINES = 50
 _EVERY_LINE = 4
 """A line's results are checked at each of its first runs, then every few runs: NaN from divergence
 persists, so it is still caught at the line that produces it."""
+_OUTER = 8
+"""Pending lines kept while functions writing infinities, called from them, run (nested calls)."""
 
 
-def _bad_values(t: torch.Tensor) -> tuple[int, int] | None:
-    """(NaN count, Inf count) when `t` holds any; None when all finite (or not a float tensor)."""
+def _total(t: torch.Tensor) -> float | complex | None:
+    """The sum of `t` when it is not finite (NaN or Inf somewhere, or a sum too large); None when it is
+    finite or `t` is not a float tensor this check reads."""
     if not (t.is_floating_point() or t.is_complex()) or t.is_sparse or t.numel() == 0:
         return None
     if t.numel() > _MAX_NUMEL or t.device.type == "meta":
@@ -46,15 +51,29 @@ def _bad_values(t: torch.Tensor) -> tuple[int, int] | None:
             total = complex(x.item()) if x.is_complex() else float(x.item())
         else:
             total = complex(x.sum()) if x.is_complex() else float(x.sum())
-        if isinstance(total, float) and math.isfinite(total):
-            return None
-        if isinstance(total, complex) and math.isfinite(total.real) and math.isfinite(total.imag):
-            return None
-        nan = int(torch.isnan(x).sum())
+    if isinstance(total, float) and math.isfinite(total):
+        return None
+    if isinstance(total, complex) and math.isfinite(total.real) and math.isfinite(total.imag):
+        return None
+    return total
+
+
+def _counts(t: torch.Tensor, total: float | complex) -> tuple[int, int] | None:
+    """(NaN count, Inf count) of `t`, whose sum `total` is not finite; None when it holds neither."""
+    with torch._C.DisableTorchFunction():
+        x = t.detach()
+        # a real sum of +-inf has no NaN among its terms
+        nan = 0 if isinstance(total, float) and math.isinf(total) else int(torch.isnan(x).sum())
         inf = int(torch.isinf(x).sum())
     if nan == 0 and inf == 0:
         return None
     return nan, inf
+
+
+def _bad_values(t: torch.Tensor) -> tuple[int, int] | None:
+    """(NaN count, Inf count) when `t` holds any; None when all finite (or not a float tensor)."""
+    total = _total(t)
+    return None if total is None else _counts(t, total)
 
 
 def _bad_among(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -81,6 +100,9 @@ class NanInf(Check, Subscriber):
         self._flagged: set[str] = set()
         self._calls: dict[str, int] = {}
         self._runs: dict[tuple[str, int], int] = {}
+        self._intent = Intent()
+        self._outer: list[tuple[types.FrameType, int, Ran]] = []
+        """Pending lines whose callees' own lines took over (innermost last)."""
 
     def _due(self, what: str) -> bool:
         n = self._calls.get(what, 0) + 1
@@ -94,18 +116,65 @@ class NanInf(Check, Subscriber):
         info = line_info(ctx, frame, line)
         if info.continuation:
             return
-        if self._after.pending is not None:
+        key = (frame.f_code.co_filename, line)
+        src = self._intent.sources.get(key) or self._intent.source(key, info)
+        pending = self._after.pending
+        if self._outer:
+            self._back_in(frame, line, src.literal)
+        if pending is not None:
             done = self._after.advance(frame, line)
             if done is not None:
                 self._finished(ctx, *done)
-        if info.assigned or info.steps:
-            key = (frame.f_code.co_filename, line)
+                pending = None
+            elif src.literal and frame is not pending[0]:
+                pending[2].saw = True  # a function the pending line called writes an infinity
+        if info.assigned or info.steps or src.marks:
             n = self._runs.get(key, 0) + 1
             self._runs[key] = n
-            if n <= _FIRST_LINES or n % _EVERY_LINE == 0:
-                self._after.pending = (frame, line, info)
+            if n <= _FIRST_LINES or n % _EVERY_LINE == 0 or src.literal or key in self._intent.carry:
+                if (pending is not None and frame is not pending[0] and len(self._outer) < _OUTER
+                        and writes_inf(frame.f_code)):
+                    self._outer.append(pending)  # kept to mark the infinities its callee returns
+                self._after.pending = (frame, line, self._intent.ran(frame, key, info, src))
+
+    def _back_in(self, frame: types.FrameType, line: int, literal: bool) -> None:
+        """A line event while a call made by an earlier pending line may run: once its frame goes on to
+        another line, what that line bound is marked if the call wrote infinities (it is not checked)."""
+        outer = self._outer
+        while outer:
+            top, top_line, ran = outer[-1]
+            if top is frame:
+                if top_line != line:
+                    outer.pop()
+                    if ran.saw:
+                        self._mark_returned(top, top_line, ran)
+                break
+            f = frame.f_back
+            while f is not None and f is not top:
+                f = f.f_back
+            if f is not None:
+                break  # still calling
+            outer.pop()  # its frame has ended
+        if literal:
+            for _, _, ran in outer:
+                ran.saw = True
+
+    def _mark_returned(self, frame: types.FrameType, line: int, ran: Ran) -> None:
+        """Marks the infinities a line bound from a call that wrote them (`mask = causal_mask(T)`)."""
+        local = frame.f_locals
+        judge = Judge(self._intent, frame, ran, local)
+        for name in ran.info.assigned:
+            value = resolve(frame, name, local)
+            if is_a(value, torch.Tensor):
+                total = _total(value)
+                if isinstance(total, float) and math.isinf(total):
+                    judge.deliberate(value)
+
+    def on_gap(self, ctx: Session) -> None:
+        self._outer.clear()
 
     def on_finish(self, ctx: Session) -> None:
+        self._outer.clear()
         done, self._after.pending = self._after.pending, None
         if done is not None:
             self._finished(ctx, *done)
@@ -116,18 +185,24 @@ class NanInf(Check, Subscriber):
         for line in sorted(lines):
             info = line_info(ctx, frame, line)
             if not info.continuation:
-                self._finished(ctx, frame, line, info, always=True)
+                key = (frame.f_code.co_filename, line)
+                ran = Ran(key, info, self._intent.source(key, info))
+                self._finished(ctx, frame, line, ran, always=True)
 
-    def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo,
+    def _finished(self, ctx: Session, frame: types.FrameType, line: int, ran: Ran,
                   always: bool = False) -> None:
         """`line` of `frame` has run: check what it bound (and the parameters it stepped, when due)."""
         local = frame.f_locals
+        info = ran.info
+        judge = Judge(self._intent, frame, ran, local)
         for name in info.assigned:
             if name in self._flagged:
                 continue
             value = resolve(frame, name, local)
             if is_a(value, torch.Tensor):
-                self._check(ctx, name, value, line)
+                self._check(ctx, name, value, line, judge)
+        if ran.src.marks:
+            self._intent.mark_fills(frame, ran, local)
         for owner in info.steps:
             opt = resolve(frame, owner, local)
             if is_a(opt, torch.optim.Optimizer) and (always or self._due("step")):
@@ -143,11 +218,20 @@ class NanInf(Check, Subscriber):
         for p in bad:
             self._check(ctx, names.name(p), p, line)
 
-    def _check(self, ctx: Session, name: str, t: torch.Tensor, line: int | None) -> None:
+    def _check(self, ctx: Session, name: str, t: torch.Tensor, line: int | None,
+               judge: Judge | None = None) -> None:
+        """Flag `name` when `t` holds NaN, or Inf the line did not put there on purpose (`judge`)."""
         if name in self._flagged:
             return
-        counts = _bad_values(t)
+        total = _total(t)
+        if total is None:
+            return
+        if judge is not None and isinstance(total, float) and math.isinf(total) and judge.deliberate(t):
+            return  # +-inf and no NaN (the common mask): one reduction
+        counts = _counts(t, total)
         if counts is None:
+            return
+        if judge is not None and counts[0] == 0 and judge.deliberate(t):
             return
         self._flagged.add(name)
         nan, inf = counts
@@ -160,6 +244,9 @@ class NanInf(Check, Subscriber):
             "nan": str(nan),
             "inf": str(inf),
         }
+        mask = judge.masked_input() if judge is not None and nan else None
+        if mask is not None:  # NaN made from deliberate infinities: a fully masked row, -inf - -inf
+            data.update(variant="from-mask", mask=mask)
         self.flag(ctx, "warning", data, (name,), line=line)
 
     def _before(self, ctx: Session, call: BackwardCall) -> None:

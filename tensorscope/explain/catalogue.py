@@ -719,6 +719,32 @@ VARIANTS[("dtype-mismatch", "promotion")] = Entry(
               "或 torch.tensor(data, dtype=torch.float32)）。",
     },
 )
+VARIANTS[("nan-inf", "from-mask")] = Entry(
+    title={"en": "NaN from a -inf mask", "zh": "-inf 掩码产生了 NaN"},
+    message={
+        "en": "{name} contains NaN after this line ({count} of {numel} values), made from the -inf that "
+              "{mask} holds on purpose (a mask or padding).",
+        "zh": "这一行执行后，{name} 中出现了 NaN（{numel} 个值中有 {count} 个），它来自 {mask} 中有意放入的 "
+              "-inf（掩码或填充）。",
+    },
+    cause={
+        "en": "-inf is fine where softmax turns it into 0, but some arithmetic on it is undefined: softmax "
+              "or log_softmax over a row whose values are all -inf (a fully masked row: a query with "
+              "nothing to attend to, a sequence of padding only) gives NaN for the whole row, and so do "
+              "-inf - (-inf) and -inf * 0.",
+        "zh": "softmax 会把 -inf 变成 0，这本身没有问题，但对它的某些运算没有定义：对一整行都是 -inf 的数据"
+              "做 softmax 或 log_softmax（整行都被掩盖：某个查询没有可关注的位置，或者序列全是填充）会让整"
+              "行都变成 NaN；-inf - (-inf) 和 -inf * 0 也得到 NaN。",
+    },
+    fix={
+        "en": "Keep at least one position unmasked in every row (a causal mask keeps the diagonal), or fill "
+              "the masked positions with a large finite negative value such as torch.finfo(dtype).min "
+              "instead of -inf: a row of equal values gives a uniform softmax, not NaN.",
+        "zh": "让每一行至少保留一个未被掩盖的位置（因果掩码会保留对角线），或者用一个很大的有限负数（例如 "
+              "torch.finfo(dtype).min）代替 -inf 填充被掩盖的位置：一整行相同的值经过 softmax 得到均匀分布，"
+              "而不是 NaN。",
+    },
+)
 VARIANTS[("shape-mismatch", "linear")] = Entry(
     title=CATALOGUE["shape-mismatch"].title,
     message={
