@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import types
 from typing import TYPE_CHECKING, ClassVar
 
 from tensorscope.checks.base import Check
+from tensorscope.checks.culprits import frames_after
 from tensorscope.checks.naming import Line, call_receiver, look
 
 if TYPE_CHECKING:
@@ -61,8 +63,55 @@ def cuda_request(line: Line) -> tuple[str, str | None]:
     return line.text, None
 
 
+_CHAIN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_DEVICE_FILE = re.compile(r"torch[/\\]utils[/\\]_device\.py$")
+"""Where PyTorch's default-device mode (`DeviceContext`) lives."""
+
+
+def bound_name(line: Line) -> str | None:
+    """The one name (or attribute) the statement assigns: `model` in `model = nn.Linear(3, 1).cuda()`."""
+    for node in line.parts:
+        target: ast.expr | None = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target = node.target
+        if isinstance(target, ast.Name | ast.Attribute):
+            text = line.src(target)
+            return text if _CHAIN.fullmatch(text) else None
+    return None
+
+
+def moved_name(line: Line, receiver: str | None) -> str | None:
+    """The script's name for what the CUDA request moves or makes: the receiver when it is a name
+    (`x.cuda()`), else the name the statement binds (`model = nn.Linear(3, 1).cuda()`)."""
+    if receiver and _CHAIN.fullmatch(receiver):
+        return receiver
+    return bound_name(line)
+
+
+def default_device(exc: BaseException, frame: types.FrameType | None) -> str | None:
+    """The default device PyTorch gave the failing factory (`torch.set_default_device`,
+    `with torch.device(...)`), when that is where the CUDA request came from."""
+    for f in frames_after(exc, frame):
+        code = f.f_code
+        if code.co_name == "__torch_function__" and _DEVICE_FILE.search(code.co_filename):
+            device = getattr(f.f_locals.get("self"), "device", None)
+            if device is not None:
+                return str(device)
+    return None
+
+
+def _outer_call(line: Line) -> str | None:
+    for node in line.walk():
+        if isinstance(node, ast.Call):
+            return line.src(node)
+    return None
+
+
 class CudaUnavailable(Check):
-    """Explains a CUDA request on a machine without CUDA; suggests is_available() and --simulate-cuda."""
+    """Explains a CUDA request on a machine without CUDA; suggests is_available() and, unless this run
+    already simulates CUDA, --simulate-cuda with the script's own name."""
 
     code: ClassVar[str] = "cuda-unavailable"
 
@@ -73,8 +122,17 @@ class CudaUnavailable(Check):
         if not _TEXTS.search(str(exc)):
             return False
         view = look(ctx, frame, line)
-        call, moved = cuda_request(view)
-        data = {"call": call, "code": view.text}
-        tensors = (moved,) if moved and moved != "?" else ()
+        call, receiver = cuda_request(view)
+        data = {"call": call, "code": view.text, "script": shlex.quote(ctx.display)}
+        device = default_device(exc, frame)
+        if device is not None:
+            data.update(variant="default-device", device=device)
+        if ctx.simulate_cuda:  # never suggest the option this run already has
+            data["variant"] = "simulated"
+        asked = call != view.text or device is not None  # a call that makes or moves tensors on CUDA
+        if call == view.text and "variant" in data:
+            data["call"] = _outer_call(view) or call
+        moved = moved_name(view, receiver) if asked else None
+        tensors = (moved,) if moved else ()
         self.flag(ctx, "error", data, tensors=tensors, line=line)
         return True

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
+from tensorscope.checks._origin import origin_of
 from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import Operand, involved
 from tensorscope.checks.naming import Line, call_receiver, calls_named, describe, look, peel
@@ -161,6 +162,10 @@ class DeviceMismatch(Check):
                 mover, dest = (a, dev_b) if dev_a == "cpu" else (b, dev_a) if dev_b == "cpu" else (a, dev_b)
                 data.update(a=a.name, a_device=dev_a, b=b.name, b_device=dev_b,
                             move=move_code(mover, dest, view))
+                origin = None if mover.is_parameter else origin_of(ctx, mover.tensor, mover.name, frame)
+                if origin is not None:  # made in an outer function: say where
+                    data.update(variant="origin", moved=mover.name, origin_line=str(origin.line),
+                                origin_code=origin.code)
                 tensors = (a.name, b.name)
         self.flag(ctx, "error", data, tensors=tensors, line=line)
         return True

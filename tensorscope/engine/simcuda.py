@@ -6,7 +6,9 @@ each call's results the device of its inputs, and answers `.device`, `.is_cuda`,
 and `.numpy()` as on a GPU. A call that mixes devices runs under a TorchDispatchMode that checks every aten
 op with PyTorch's own rules and error texts (and lets CPU 0-dim scalars through as PyTorch does); gradients
 take their leaf's device after `backward()`. `torch.cuda.is_available()` and friends answer as a one-GPU
-machine. All of it holds only in the script's thread and only while the script runs.
+machine. Factories follow the script's default device (`torch.set_default_device("cuda")`, `with
+torch.device("cuda"):`; `simcuda_default`). All of it holds only in the script's thread and only while the
+script runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from tensorscope.engine.instrument import call_as, caller_of_op
 from tensorscope.engine.simcuda_checks import CPU, DeviceDispatch, legacy_type, storage_of, tensors_in
+from tensorscope.engine.simcuda_default import check_generator, default_device_for, kept_default_device
 from tensorscope.engine.simcuda_queries import (
     DEVICE_NAME,
     LOCAL,
@@ -110,6 +113,7 @@ class SimulatedCuda:
         """Simulate in the calling thread until the block ends; everything is restored afterwards."""
         previous = getattr(LOCAL, "sim", None)
         with ExitStack() as stack:
+            stack.enter_context(kept_default_device())
             stack.enter_context(patched_device_queries())
             LOCAL.sim = self
             stack.callback(setattr, LOCAL, "sim", previous)
@@ -184,6 +188,9 @@ class _DeviceFunctions(TorchFunctionMode):
         sim = self.sim
         if func in _QUERIES:
             return call_as(caller, func, args, kwargs)
+        default = default_device_for(func, kwargs)  # set_default_device("cuda"): a factory's device
+        if default is not None and default.type == "cuda":
+            kwargs = {**kwargs, "device": default}
         handler = _HANDLERS.get(func)
         if handler is not None:
             return handler(sim, func, args, kwargs)
@@ -211,6 +218,8 @@ class _DeviceFunctions(TorchFunctionMode):
                             cuda = found
         if cuda is None:  # the CPU only, as PyTorch really runs it
             return call_as(caller, func, args, kwargs)
+        if "generator" in kwargs:
+            check_generator(cuda, kwargs)
         if not has_cpu:  # one device: the results are there too
             out = call_as(caller, func, args, kwargs)
             sim.mark_outputs(out, cuda)
@@ -230,6 +239,7 @@ def _with_device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: d
     device = _parse_device(kwargs["device"] if position is None else args[position])
     if not _simulated_types(device):
         return func(*args, **kwargs)
+    check_generator(device, kwargs)
     if position is None:
         kwargs = {**kwargs, "device": CPU}
     else:

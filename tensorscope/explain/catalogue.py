@@ -80,11 +80,11 @@ CATALOGUE: dict[str, Entry] = {
             "en": "Choose the device at run time: `device = torch.device(\"cuda\" if "
                   "torch.cuda.is_available() else \"cpu\")`, then use .to(device) instead of .cuda(). To "
                   "rehearse GPU code on this machine, run it with --simulate-cuda (tensorscope run "
-                  "--simulate-cuda script.py). A checkpoint saved on a GPU loads with "
+                  "--simulate-cuda {script}). A checkpoint saved on a GPU loads with "
                   "torch.load(path, map_location=device).",
             "zh": "在运行时选择设备：`device = torch.device(\"cuda\" if torch.cuda.is_available() else "
                   "\"cpu\")`，然后用 .to(device) 代替 .cuda()。想在这台机器上演练 GPU 代码，可以加上 "
-                  "--simulate-cuda 运行（tensorscope run --simulate-cuda script.py）。在 GPU 上保存的检查点可"
+                  "--simulate-cuda 运行（tensorscope run --simulate-cuda {script}）。在 GPU 上保存的检查点可"
                   "以"
                   "用 torch.load(path, map_location=device) 加载。",
         },
@@ -486,6 +486,66 @@ VARIANTS[("device-mismatch", "numpy")] = Entry(
     fix={
         "en": "Copy it to the CPU first: `{a}.detach().cpu().numpy()` (for a single number, `{a}.item()`).",
         "zh": "先复制到 CPU：`{a}.detach().cpu().numpy()`（如果只是一个数，用 `{a}.item()`）。",
+    },
+)
+VARIANTS[("device-mismatch", "origin")] = Entry(
+    title=CATALOGUE["device-mismatch"].title,
+    message=CATALOGUE["device-mismatch"].message,
+    cause=CATALOGUE["device-mismatch"].cause,
+    fix={
+        "en": "{moved} comes from line {origin_line} (`{origin_code}`): move it to the same device there, "
+              "or here: `{move}`. A robust pattern: choose `device = torch.device(\"cuda\" if "
+              "torch.cuda.is_available() else \"cpu\")` once, call model.to(device), move every batch with "
+              ".to(device) and create new tensors with device=device.",
+        "zh": "{moved} 来自第 {origin_line} 行（`{origin_code}`）：可以在那里把它移到同一个设备上，"
+              "也可以在这里移动：`{move}`。稳妥的写法是一开始就选好 `device = torch.device(\"cuda\" if "
+              "torch.cuda.is_available() else \"cpu\")`，调用 model.to(device)，每个批次都用 .to(device) "
+              "移过去，新建张量时传入 device=device。",
+    },
+)
+VARIANTS[("cuda-unavailable", "default-device")] = Entry(
+    title=CATALOGUE["cuda-unavailable"].title,
+    message={
+        "en": "`{call}` creates its tensors on the default device, {device}, but CUDA is not available on "
+              "this machine.",
+        "zh": "`{call}` 会在默认设备 {device} 上创建张量，但这台机器上没有可用的 CUDA。",
+    },
+    cause={
+        "en": "torch.set_default_device(\"cuda\") (or a `with torch.device(\"cuda\"):` block) makes every "
+              "factory call without a device= argument, the parameters of new modules included, create its "
+              "tensor on CUDA; this PyTorch build or this machine has no usable CUDA device.",
+        "zh": "torch.set_default_device(\"cuda\")（或 `with torch.device(\"cuda\"):` 代码块）会让所有没有 "
+              "device= 参数的张量创建调用（包括新建模块的参数）都在 CUDA 上创建张量；而当前的 PyTorch 版本或"
+              "这台机器没有可用的 CUDA 设备。",
+    },
+    fix={
+        "en": "Choose the default device at run time: `torch.set_default_device(\"cuda\" if "
+              "torch.cuda.is_available() else \"cpu\")`. To rehearse GPU code on this machine, run it with "
+              "--simulate-cuda (tensorscope run --simulate-cuda {script}).",
+        "zh": "在运行时选择默认设备：`torch.set_default_device(\"cuda\" if torch.cuda.is_available() else "
+              "\"cpu\")`。想在这台机器上演练 GPU 代码，可以加上 --simulate-cuda 运行（tensorscope run "
+              "--simulate-cuda {script}）。",
+    },
+)
+VARIANTS[("cuda-unavailable", "simulated")] = Entry(
+    title=CATALOGUE["cuda-unavailable"].title,
+    message={
+        "en": "`{call}` needs a real CUDA GPU: --simulate-cuda does not simulate it, and this machine has "
+              "none.",
+        "zh": "`{call}` 需要真正的 CUDA GPU：--simulate-cuda 不模拟这个调用，而这台机器上没有 GPU。",
+    },
+    cause={
+        "en": "This run already simulates a GPU (--simulate-cuda) for tensors, modules and device queries, "
+              "but this call reached PyTorch's own CUDA support, which this PyTorch build or this machine "
+              "does not have.",
+        "zh": "这次运行已经用 --simulate-cuda 为张量、模块和设备查询模拟了 GPU，但这个调用用到了 PyTorch 自己"
+              "的 CUDA 支持，而当前的 PyTorch 版本或这台机器并没有。",
+    },
+    fix={
+        "en": "Run this part on a machine with a GPU, or leave it out of the rehearsal (under "
+              "--simulate-cuda torch.cuda.is_available() answers True, so it cannot tell the two apart).",
+        "zh": "在有 GPU 的机器上运行这一部分，或者演练时先去掉它（在 --simulate-cuda 下 "
+              "torch.cuda.is_available() 返回 True，无法用它区分这两种情况）。",
     },
 )
 VARIANTS[("backward-twice", "carried")] = Entry(
