@@ -1,4 +1,4 @@
-"""Pitfall: a (N, 1) prediction minus a (N,) target silently broadcasts to (N, N); the model learns nothing.
+"""Pitfall: (N, 1) predictions minus (N,) targets silently broadcast to (N, N): only the mean is learnt.
 
 Watch in tensorscope: `y_pred` has shape (8, 1) but `y` has shape (8,), so at line 32
 (`diff = y_pred - target`) `diff` comes out (8, 8): every prediction minus every target. No error:

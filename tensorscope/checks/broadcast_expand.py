@@ -5,6 +5,10 @@ and a vector (read before the line runs, without running anything), and its regr
 (`mse_loss`, `l1_loss`, ... as functions or modules): a few shape comparisons each, nothing more.
 Operators run inside libraries are ignored, and so are lines that insert dimensions on purpose
 (`[:, None]`, `unsqueeze`, `einsum`, `outer`): those are deliberate outer products.
+
+The operands are named as the flagged line writes them (`net(X)`, `target`), found on the line by the
+values of its plain names, never by PyTorch's parameter names (`input`, `target`) or a caller's names;
+the fix reshapes them by those names (`y.unsqueeze(1)`, `y.view(-1, 1)`, `net(X).squeeze(1)`).
 """
 
 from __future__ import annotations
@@ -17,13 +21,21 @@ import torch
 
 from tensorscope.checks._source import Names, dotted, line_info, shape_text
 from tensorscope.checks.base import Check
-from tensorscope.engine.instrument import Instrument, LineCheck, Subscriber, is_disguise, static_value
+from tensorscope.checks.naming import Line, Unresolved, look, resolve
+from tensorscope.engine.instrument import (
+    LOSS_NAMES,
+    Instrument,
+    LineCheck,
+    Subscriber,
+    is_disguise,
+    static_value,
+)
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.session import Session
 
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+_SYMBOLS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _UNKNOWN = object()
 """An operand that cannot be read before the line runs (a call, arithmetic)."""
 _CONSTANT = object()
@@ -93,6 +105,8 @@ class BroadcastExpand(Check, Subscriber):
     def __init__(self) -> None:
         self._ctx: Session | None = None
         self._flagged: set[tuple[str, int]] = set()
+        self._inline: set[tuple[str, int]] = set()
+        """Lines that call a loss module they build (`nn.MSELoss()(pred, y)`): no hook of ours sees it."""
 
     def subscribe(self, events: Instrument) -> None:
         events.on_operator(self._operator)
@@ -103,21 +117,29 @@ class BroadcastExpand(Check, Subscriber):
 
     def _gate(self, ctx: Session, frame: types.FrameType, line: int) -> LineCheck | None:
         """For a line with `+ - * /` between operands that are not numbers: a check, run at each start of
-        the line, of whether they may be a column and a vector (read without running anything)."""
+        the line, of whether they may be a column and a vector (read without running anything). A line
+        that calls a loss module it builds (`nn.MSELoss()(pred, y)`) is seen until it is flagged."""
         info = line_info(ctx, frame, line)
-        if not info.binops or info.explicit_dims:
+        if info.explicit_dims or not (info.binops or "Loss" in info.code):
             return None
         try:
             tree = ast.parse(info.code or "")
         except SyntaxError:
             return None
+        key = (frame.f_code.co_filename, line)
+        flagged = self._flagged
+        if _inline_loss(tree):
+            self._inline.add(key)
+
+            def unflagged(f: types.FrameType) -> bool:
+                return key not in flagged
+
+            return unflagged
         pairs = tuple((_reader(n.left), _reader(n.right)) for n in ast.walk(tree)
-                      if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS)
+                      if isinstance(n, ast.BinOp) and type(n.op) in _SYMBOLS)
         pairs = tuple(p for p in pairs if p[0] is not _CONSTANT and p[1] is not _CONSTANT)
         if not pairs:
             return None
-        key = (frame.f_code.co_filename, line)
-        flagged = self._flagged
 
         def check(f: types.FrameType) -> bool:
             if key in flagged:
@@ -148,7 +170,12 @@ class BroadcastExpand(Check, Subscriber):
     def _loss(self, ctx: Session, name: str, a: torch.Tensor, b: torch.Tensor, caller: types.FrameType,
               direct: bool) -> None:
         if direct and not ctx.is_user_code(caller.f_code):
-            return  # the functional form called by a loss module: the module's hook saw it
+            f = caller.f_back
+            while f is not None and (not ctx.is_user_code(f.f_code) or is_disguise(f.f_code)):
+                f = f.f_back
+            if f is None or (f.f_code.co_filename, f.f_lineno or 0) not in self._inline:
+                return  # the functional form called by a loss module: the module's hook saw it
+            caller = f  # a loss module built on the user's line: no hook saw it
         self._seen(ctx, name, a, b, None, caller, direct=False)
 
     def _seen(self, ctx: Session, op: str, a: torch.Tensor, b: torch.Tensor, out: Any,
@@ -168,31 +195,135 @@ class BroadcastExpand(Check, Subscriber):
         if info.explicit_dims:
             return
         self._flagged.add(key)
-        names = Names(ctx, frame)
-        col_name, vec_name = names.get(col), names.get(vec)
-        if direct:
-            texts = next(((lt, rt) for sym, lt, rt in info.binops if sym == op), None)
-            if texts is not None:
-                left, right = texts
-                col_name = col_name or (left if col_left else right)
-                vec_name = vec_name or (right if col_left else left)
-            col_name = col_name or "a column"
-            vec_name = vec_name or "a vector"
-            expr = f"{col_name} {op} {vec_name}" if col_left else f"{vec_name} {op} {col_name}"
-            if texts is not None:
-                expr = f"{texts[0]} {op} {texts[1]}"
-        else:
-            col_name = col_name or "input"
-            vec_name = vec_name or "target"
+        data = {"col_shape": shape_text(col), "vec_shape": shape_text(vec), "out_shape": str((n, n)),
+                "op": op}
+        written = _written(look(ctx, frame, line), op, a, b, loss=not direct)
+        if written is not None:
+            expr, (a_name, a_named), (b_name, b_named) = written
+            col_name, vec_name = (a_name, b_name) if col_left else (b_name, a_name)
+            tensors = tuple(name for name, named in ((a_name, a_named), (b_name, b_named)) if named)
+        else:  # not found in the source: the names the user's scopes give the tensors
+            names = Names(ctx, frame)
+            found_col, found_vec = names.get(col), names.get(vec)
+            tensors = tuple(name for name in (found_col, found_vec) if name)
+            if found_col is None or found_vec is None:
+                data |= {"variant": "unnamed", "expr": info.code or op}
+                self.flag(ctx, "warning", data, tensors, line=line)
+                return
+            col_name, vec_name = found_col, found_vec
             first, second = (col_name, vec_name) if col_left else (vec_name, col_name)
-            expr = f"{op}({first}, {second})"
-        data = {
+            expr = f"{first} {op} {second}" if direct else f"{op}({first}, {second})"
+        data |= {
             "expr": expr,
             "col": col_name,
-            "col_shape": shape_text(col),
             "vec": vec_name,
-            "vec_shape": shape_text(vec),
-            "out_shape": str((n, n)),
-            "op": op,
+            "vec_fix": f"{vec_name}.unsqueeze(1)",
+            "vec_view": f"{vec_name}.view(-1, 1)",
+            "col_fix": f"{col_name}.squeeze(1)",
         }
-        self.flag(ctx, "warning", data, (col_name, vec_name), line=line)
+        self.flag(ctx, "warning", data, tensors, line=line)
+
+
+# --- the operands as the user wrote them -------------------------------------------------------------------
+
+_METHODS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+"""The Tensor methods the instrumentation reports as operators (`pred.sub(y)`)."""
+_LOSS_MODULES = frozenset({"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"})
+
+
+def _last_name(node: ast.expr) -> str:
+    """`mse_loss` for `F.mse_loss`, `loss_fn` for `loss_fn`; empty for anything else."""
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _inline_loss(tree: ast.AST) -> bool:
+    """Whether the code calls a regression loss module it builds on the spot: `nn.MSELoss()(pred, y)`."""
+    return any(isinstance(n, ast.Call) and _built_loss(n.func) for n in ast.walk(tree))
+
+
+def _built_loss(func: ast.expr) -> bool:
+    """Whether a call's function is a regression loss module built there: `nn.MSELoss()`."""
+    return isinstance(func, ast.Call) and _last_name(func.func) in _LOSS_MODULES
+
+
+def _candidates(line: Line, op: str, loss: bool) -> list[tuple[ast.expr, ast.expr, str]]:
+    """(first operand, second operand, the expression) for each place on the line that may have made the op:
+    `a - b` and `a.sub(b)` for an operator; `F.mse_loss(a, b)`, `criterion(a, b)`, `nn.MSELoss()(a, b)`
+    for a loss (by keyword too: `input=`, `target=`)."""
+    out = []
+    for node in line.walk():
+        if not loss:
+            if isinstance(node, ast.BinOp) and _SYMBOLS.get(type(node.op)) == op:
+                out.append((node.left, node.right, _text(line, node)))
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and len(node.args) == 1
+                  and node.func.attr == _METHODS.get(op)):
+                out.append((node.func.value, node.args[0], _text(line, node)))
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if not (_last_name(f) in LOSS_NAMES or _built_loss(f)
+                or is_a(_value(line, f), torch.nn.modules.loss._Loss)):
+            continue
+        args = dict(zip(("input", "target"), node.args, strict=False))
+        args.update((kw.arg, kw.value) for kw in node.keywords if kw.arg in ("input", "target"))
+        if len(args) == 2:
+            first, second = args["input"], args["target"]
+            out.append((first, second, f"{op}({_text(line, first)}, {_text(line, second)})"))
+    return out
+
+
+def _written(line: Line, op: str, a: torch.Tensor, b: torch.Tensor, loss: bool
+             ) -> tuple[str, tuple[str, bool], tuple[str, bool]] | None:
+    """(the expression, (name of `a`, whether it is a variable), (the same for `b`)) as the line writes
+    them: the place on the line whose operands are `a` and `b`, or are expressions that cannot be read
+    without running them (`net(X)`); None when the line has no such place."""
+    best: tuple[int, tuple[ast.expr, ast.expr, str]] | None = None
+    for cand in _candidates(line, op, loss):
+        score = 0
+        for node, t in ((cand[0], a), (cand[1], b)):
+            value = _value(line, node)
+            if value is _UNKNOWN:
+                continue
+            if not _same(value, t):
+                break
+            score += 1
+        else:
+            if best is None or score > best[0]:
+                best = (score, cand)
+    if best is None:
+        return None
+    first, second, expr = best[1]
+    return expr, (line.src(first), _value(line, first) is not _UNKNOWN), \
+        (line.src(second), _value(line, second) is not _UNKNOWN)
+
+
+def _value(line: Line, node: ast.AST) -> Any:
+    """The value of a plain chain on the line (read without running anything), else `_UNKNOWN`."""
+    frame = line.frame
+    if frame is None:
+        return _UNKNOWN
+    try:
+        return resolve(node, frame.f_locals, frame.f_globals)
+    except Unresolved:  # a call or arithmetic: known only once it runs
+        return _UNKNOWN
+
+
+def _same(value: Any, t: torch.Tensor) -> bool:
+    """Whether `value` is the tensor `t`, or a view with its storage and shape."""
+    if value is t:
+        return True
+    if not is_a(value, torch.Tensor):
+        return False
+    try:
+        return bool(value.data_ptr() == t.data_ptr() and value.shape == t.shape)
+    except RuntimeError:  # no storage (meta)
+        return False
+
+
+def _text(line: Line, node: ast.AST) -> str:
+    """An expression's source as the user wrote it (as `ast.unparse` writes it over several lines)."""
+    text = None
+    if line.origin is not None:
+        text = ast.get_source_segment(line.origin, node)
+    return text if text and "\n" not in text else ast.unparse(node)

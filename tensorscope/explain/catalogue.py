@@ -315,12 +315,12 @@ CATALOGUE: dict[str, Entry] = {
                   "里，这等于把每个预测和每个目标都比较一遍，模型几乎只能学到均值，而且始终不会报错。",
         },
         fix={
-            "en": "Make the shapes match: `{vec}.unsqueeze(1)` (or `.view(-1, 1)`) turns the vector into a "
-                  "column, or `{col}.squeeze(1)` turns the column into a vector. If an outer product is "
-                  "meant, write it explicitly on both sides: `a[:, None] - b[None, :]`.",
-            "zh": "让形状一致：`{vec}.unsqueeze(1)`（或 `.view(-1, 1)`）把向量变成列，或 "
-                  "`{col}.squeeze(1)` 把列变成向量。如果确实要外积，请在两边都显式写出：`a[:, None] - "
-                  "b[None, :]`。",
+            "en": "Make the shapes match: `{vec_fix}` (or `{vec_view}`) makes {vec} a column {col_shape} "
+                  "like {col}, or `{col_fix}` makes {col} a vector {vec_shape} like {vec}. If an outer "
+                  "product is meant, write it explicitly on both sides: `a[:, None] - b[None, :]`.",
+            "zh": "让形状一致：`{vec_fix}`（或 `{vec_view}`）把 {vec} 变成与 {col} 一样的列 {col_shape}，"
+                  "或 `{col_fix}` 把 {col} 变成与 {vec} 一样的向量 {vec_shape}。如果确实要外积，请在两边都"
+                  "显式写出：`a[:, None] - b[None, :]`。",
         },
     ),
     "graph-retained": Entry(
@@ -406,6 +406,24 @@ CATALOGUE: dict[str, Entry] = {
 
 VARIANTS: dict[tuple[str, str], Entry] = {}
 """Wordings for particular cases of a code, chosen by the flag's `data["variant"]` (fallback: CATALOGUE)."""
+VARIANTS[("broadcast-expand", "unnamed")] = Entry(
+    title=CATALOGUE["broadcast-expand"].title,
+    message={
+        "en": "`{expr}`: a column {col_shape} and a vector {vec_shape} broadcast to {out_shape}, pairing "
+              "every element of one with every element of the other.",
+        "zh": "`{expr}`：一个列 {col_shape} 与一个向量 {vec_shape} 被广播成 {out_shape}，一方的每个元素都和"
+              "另一方的每个元素配成了对。",
+    },
+    cause=CATALOGUE["broadcast-expand"].cause,
+    fix={
+        "en": "Make the shapes match: `.unsqueeze(1)` (or `.view(-1, 1)`) on the vector makes it a "
+              "column {col_shape}, or `.squeeze(1)` on the column makes it a vector {vec_shape}. If an outer "
+              "product is meant, write it explicitly on both sides: `a[:, None] - b[None, :]`.",
+        "zh": "让形状一致：对向量调用 `.unsqueeze(1)`（或 `.view(-1, 1)`）把它变成列 {col_shape}，或对列调用 "
+              "`.squeeze(1)` 把它变成向量 {vec_shape}。如果确实要外积，请在两边都显式写出：`a[:, None] - "
+              "b[None, :]`。",
+    },
+)
 VARIANTS[("grad-accumulation", "accumulate")] = Entry(
     title={
         "en": "Gradients accumulated over several backward() calls",
