@@ -1,11 +1,11 @@
 """Pitfall: a second backward() through a graph whose saved tensors the first backward() freed.
 
 Watch in tensorscope: two losses share `h = torch.tanh(x @ w)`. Line 27 (`loss_a.backward()`) works and
-frees the buffers the graph saved (tanh's output among them). Line 28 (`loss_b.backward()`) must go back
+frees the values that graph saved (tanh's output among them). Line 28 (`loss_b.backward()`) must go back
 through tanh and raises PyTorch's "Trying to backward through the graph a second time", flagged
 `backward-twice` (error), naming `loss_b`.
 Fix (run with --fixed): one backward through the sum, line 25 (`(loss_a + loss_b).backward()`);
-`retain_graph=True` on the first call also works but keeps the buffers alive.
+`retain_graph=True` on the first call also works but keeps those values alive.
 """
 
 import sys

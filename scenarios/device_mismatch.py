@@ -1,7 +1,7 @@
 """Pitfall: the model is moved to the GPU but the batch is left on the CPU (use --simulate-cuda on a laptop).
 
 Run it as `tensorscope run device_mismatch --simulate-cuda` on a machine without a GPU; it needs CUDA
-(under plain python without a GPU, line 21 (`model = nn.Linear(3, 1).to(device)`) fails with
+(under plain python with a CPU-only PyTorch, line 21 (`model = nn.Linear(3, 1).to(device)`) fails with
 "Torch not compiled with CUDA enabled", flagged `cuda-unavailable`).
 Watch in tensorscope: the device column shows model.weight and model.bias on cuda:0 while `x` and `y`
 stay on cpu. Line 29 (`y_pred = model(x)`) raises PyTorch's "Expected all tensors to be on the same

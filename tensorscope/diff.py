@@ -95,7 +95,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "entered_with": "entered {function}(): {names} in scope",
         "returned": "{function}() returned",
         "finished": "the script finished",
-        "grad_off": "grad mode OFF: torch.no_grad() is active, nothing is recorded for backward",
+        "grad_off": "grad mode OFF (torch.no_grad() or the like): new operations are not recorded for "
+                    "backward",
         "grad_on": "grad mode back ON",
         "backward_wrote": "backward() wrote {items}",
         "backward_added": "backward() added into {name}.grad, which already held {before}: now {after}",
@@ -103,7 +104,13 @@ _WORDS: dict[str, dict[str, str]] = {
         "grad_cleared": "{names} set to None",
         "grad_changed": "{name}.grad changed: {before} → {after}",
         "inplace": "{name} changed in place (version {v0} → {v1}){where}: {before} → {after}",
-        "inplace_short": "{name} changed in place (version {v0} → {v1}){where}",
+        "inplace_short": "{name}'s version went {v0} → {v1}{where}: it, its base or a view of it was changed "
+                         "in place",
+        "inplace_shared": "{name}'s version went {v0} → {v1} with the in-place change to {others} (a view "
+                          "shares its base's version counter)",
+        "inplace_same": "{name}'s version went {v0} → {v1}{where} but its shown values did not change: an "
+                        "in-place op left them as they were, or its base or another view of it was written",
+        "values_same": "; its shown values did not change",
         "under_no_grad": " under no_grad",
         "created_one": "{name} created: {what}",
         "created_many": "created {items}",
@@ -125,7 +132,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "entered_with": "进入 {function}()：可见 {names}",
         "returned": "{function}() 返回",
         "finished": "脚本运行结束",
-        "grad_off": "梯度模式关闭：torch.no_grad() 生效，backward 不会记录这些运算",
+        "grad_off": "梯度模式关闭（torch.no_grad() 或类似写法）：新的运算不会被记录下来供 backward 使用",
         "grad_on": "梯度模式恢复开启",
         "backward_wrote": "backward() 写入 {items}",
         "backward_added": "backward() 累加到 {name}.grad（原来已是 {before}）：现在是 {after}",
@@ -133,7 +140,12 @@ _WORDS: dict[str, dict[str, str]] = {
         "grad_cleared": "{names} 被设为 None",
         "grad_changed": "{name}.grad 改变：{before} → {after}",
         "inplace": "{name} 被原地修改（版本 {v0} → {v1}）{where}：{before} → {after}",
-        "inplace_short": "{name} 被原地修改（版本 {v0} → {v1}）{where}",
+        "inplace_short": "{name} 的版本号 {v0} → {v1}{where}：它本身、它的基张量或它的某个视图被原地修改了",
+        "inplace_shared": "{name} 的版本号随 {others} 的原地修改从 {v0} 变为 {v1}"
+                          "（视图与其基张量共用版本计数器）",
+        "inplace_same": "{name} 的版本号 {v0} → {v1}{where}，但显示的值没有变：原地运算没有改变数值，"
+                        "或者被写入的是它的基张量或基张量的另一个视图",
+        "values_same": "；它显示的值没有变",
         "under_no_grad": "，在 no_grad 下",
         "created_one": "新建 {name}：{what}",
         "created_many": "新建 {items}",
@@ -245,7 +257,9 @@ def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: b
     inplace: list[str] = []
     created: list[TensorView] = []
     other: list[str] = []
-    inplace_names = {c.name for c in changes if c.kind == "version"}
+    bumps = _version_bumps(changes)
+    inplace_names = set(bumps)
+    written = [n for n in bumps if n in old and n in now and value_text(old[n]) != value_text(now[n])]
     for c in changes:
         t, o = now.get(c.name), old.get(c.name)
         if c.kind == "new" and t is not None:
@@ -263,14 +277,9 @@ def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: b
             else:
                 grad_lines.append(w["grad_changed"].format(
                     name=c.name, before=_short(c.before), after=_short(c.after)))
-        elif c.kind == "version" and t is not None and o is not None:
-            where = w["under_no_grad"] if not after.grad_enabled else ""
-            if value_text(o) != value_text(t):
-                inplace.append(w["inplace"].format(
-                    name=c.name, v0=c.before, v1=c.after, where=where,
-                    before=_short(value_text(o), 24), after=_short(value_text(t), 24)))
-            else:
-                inplace.append(w["inplace_short"].format(name=c.name, v0=c.before, v1=c.after, where=where))
+        elif c.kind == "version" and c.name in bumps and t is not None and o is not None:
+            others = [n for n in written if n != c.name and bumps[n] == bumps[c.name]]
+            inplace.append(_version_sentence(c, o, t, others, w, after.grad_enabled))
         elif c.kind == "value" and c.name not in inplace_names and t is not None:
             if t.preview is not None and len(c.after) <= _SHORT:
                 other.append(w["new_value"].format(name=c.name, after=c.after, before=_short(c.before, 24)))
@@ -305,6 +314,33 @@ def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: b
         out.append(w["created_many"].format(items=_join(items, w)))
     out.extend(other)
     return out
+
+
+def _version_bumps(changes: list[Change]) -> dict[str, tuple[str, str]]:
+    """Tensors whose version went up, with (before, after); a lower version is another tensor bound to the
+    name, not an in-place change."""
+    return {c.name: (c.before, c.after) for c in changes
+            if c.kind == "version" and int(c.after) > int(c.before)}
+
+
+def _version_sentence(c: Change, o: TensorView, t: TensorView, others: list[str], w: dict[str, str],
+                      grad_enabled: bool) -> str:
+    """One tensor's version moved: changed in place when its values did, else say what else can move it.
+
+    A view shares its base's version counter, so writing the base (or another view of it) moves the
+    version of a view whose own values did not change; `others` are the tensors in scope whose version
+    moved the same way and whose values changed.
+    """
+    where = w["under_no_grad"] if not grad_enabled else ""
+    if value_text(o) != value_text(t):
+        return w["inplace"].format(name=c.name, v0=c.before, v1=c.after, where=where,
+                                   before=_short(value_text(o), 24), after=_short(value_text(t), 24))
+    known = o.preview is not None and t.preview is not None
+    if others:
+        text = w["inplace_shared"].format(name=c.name, v0=c.before, v1=c.after, others=_join(others, w))
+        return text + (w["values_same"] if known else "")
+    key = "inplace_same" if known else "inplace_short"
+    return w[key].format(name=c.name, v0=c.before, v1=c.after, where=where)
 
 
 def _what(t: TensorView) -> str:

@@ -172,12 +172,12 @@ CATALOGUE: dict[str, Entry] = {
             "en": "Matrix products and layers (nn.Linear, convolutions) do not convert dtypes for you: "
                   "their inputs and parameters must share one dtype. (Some losses, such as mse_loss and "
                   "l1_loss, promote float32 to float64 instead, which hides the mix until a layer meets "
-                  "it.) The usual source: data from NumPy or Python floats is float64, while nn.Module "
-                  "parameters are float32.",
+                  "it.) The usual source: NumPy arrays of floats are float64 by default (torch.from_numpy "
+                  "and torch.tensor keep that), while nn.Module parameters are float32.",
             "zh": "矩阵乘法和网络层（nn.Linear、卷积）不会自动转换 dtype：它们的输入和参数必须是同一种 "
                   "dtype。（有些损失函数，比如 mse_loss 和 l1_loss，会把 float32 提升为 float64，于是这种"
-                  "混用要等到遇上网络层时才暴露。）最常见的原因是来自 NumPy 或 Python 浮点数的数据是 "
-                  "float64，而 nn.Module 的参数是 float32。",
+                  "混用要等到遇上网络层时才暴露。）最常见的原因是 NumPy 浮点数组默认是 "
+                  "float64（torch.from_numpy 和 torch.tensor 都会保留它），而 nn.Module 的参数是 float32。",
         },
         fix={
             "en": "Convert one side, usually the data: `{convert}`. For NumPy data use "
@@ -363,11 +363,11 @@ CATALOGUE: dict[str, Entry] = {
         cause={
             "en": "Values overflowed or became undefined: a learning rate too large, a division by zero, "
                   "log of zero (-inf) or of a negative number (NaN), sqrt of a negative number (sqrt(0) "
-                  "is 0, but its gradient is inf), exp of a large value. NaN then spreads to everything "
-                  "computed from it.",
+                  "is 0, but its gradient is inf), exp of a large value. NaN then spreads through the "
+                  "arithmetic that uses it.",
             "zh": "数值溢出或变得没有定义：学习率过大、除以零、对零取 log（得到 -inf）或对负数取 log"
                   "（得到 NaN）、对负数取 sqrt（sqrt(0) 等于 0，但它的梯度是 inf）、对大数取 exp。NaN "
-                  "随后会传播到由它算出的所有结果。",
+                  "随后会沿着使用它的算术运算继续传播。",
         },
         fix={
             "en": "Look at the inputs of this line: lower the learning rate, clip gradients "
@@ -389,10 +389,11 @@ CATALOGUE: dict[str, Entry] = {
                   "为叶子张量填写 .grad。",
         },
         cause={
-            "en": "Only leaves (tensors created with requires_grad=True, and parameters) keep their "
-                  "gradient in .grad; intermediate results pass gradients along and drop them.",
-            "zh": "只有叶子张量（用 requires_grad=True 创建的张量和模型参数）会把梯度保存在 .grad 中；中间"
-                  "结果只负责把梯度往回传，不会保留。",
+            "en": "Only leaves that require grad (such as tensors created with requires_grad=True, and "
+                  "parameters) keep their gradient in .grad; intermediate results pass gradients along and "
+                  "drop them, unless retain_grad() was called on them.",
+            "zh": "只有需要梯度的叶子张量（比如用 requires_grad=True 创建的张量和模型参数）会把梯度保存在 "
+                  ".grad 中；中间结果只负责把梯度往回传，不会保留，除非对它调用过 retain_grad()。",
         },
         fix={
             "en": "Call `{name}.retain_grad()` before backward() to keep its gradient, or read .grad of "
@@ -660,10 +661,11 @@ VARIANTS[("no-grad-graph", "nothing-requires-grad")] = Entry(
         "zh": "{name} 没有计算图，因为当前作用域中没有任何张量需要梯度（{leaves}）。",
     },
     cause={
-        "en": "Autograd only tracks tensors created with requires_grad=True (nn.Module parameters have it "
-              "by default). Here none does, so no graph was recorded.",
-        "zh": "自动求导只跟踪用 requires_grad=True 创建的张量（nn.Module 的参数默认如此）。这里一个都没有，所"
-              "以没有记录任何计算图。",
+        "en": "Autograd only tracks tensors that require grad: created with requires_grad=True or switched "
+              "on with .requires_grad_() (nn.Module parameters require grad by default). Here none does, "
+              "so no graph was recorded.",
+        "zh": "自动求导只跟踪需要梯度的张量：用 requires_grad=True 创建的，或用 .requires_grad_() 打开的"
+              "（nn.Module 的参数默认需要梯度）。这里一个都没有，所以没有记录任何计算图。",
     },
     fix={
         "en": "Create the parameters with requires_grad=True, e.g. `{first} = torch.randn(3, 1, "
@@ -725,14 +727,14 @@ VARIANTS[("dtype-mismatch", "target")] = Entry(
 VARIANTS[("dtype-mismatch", "float-target")] = Entry(
     title={"en": "Targets of the wrong dtype", "zh": "标签的 dtype 不对"},
     message={
-        "en": "{target} is {target_dtype}, but {loss} needs floating-point targets of the input's dtype "
-              "({input_dtype}).",
-        "zh": "{target} 是 {target_dtype}，但 {loss} 需要与输入 dtype（{input_dtype}）相同的浮点数标签。",
+        "en": "{target} is {target_dtype}, but {loss} needs floating-point targets (the input is "
+              "{input_dtype}).",
+        "zh": "{target} 是 {target_dtype}，但 {loss} 需要浮点数标签（输入是 {input_dtype}）。",
     },
     cause={
-        "en": "Binary cross-entropy compares probabilities with targets between 0 and 1 elementwise, so "
+        "en": "Binary cross-entropy compares each prediction with a target between 0 and 1, so "
               "the targets must be floating point like the input, even when they hold only 0 and 1.",
-        "zh": "二元交叉熵逐元素地比较概率与 0 到 1 之间的标签，所以即使标签只有 0 和 1，也必须和输入一样是"
+        "zh": "二元交叉熵把每个预测与 0 到 1 之间的标签逐一比较，所以即使标签只有 0 和 1，也必须和输入一样是"
               "浮点数。",
     },
     fix={
@@ -784,10 +786,12 @@ VARIANTS[("dtype-mismatch", "promotion")] = Entry(
               "成了 float64。",
     },
     cause={
-        "en": "Elementwise operations on mixed floating-point dtypes promote to the wider one instead of "
-              "failing. float64 is slower (much slower on most GPUs), takes twice the memory, and spreads "
-              "to every later result until a float32 layer rejects it.",
-        "zh": "逐元素运算遇到不同的浮点 dtype 时不会报错，而是提升到更宽的类型。float64 更慢（在大多数 GPU "
+        "en": "Elementwise operations between floating-point tensors of different dtypes promote the result "
+              "to the wider one instead of failing (a 0-dim tensor does not widen a tensor with "
+              "dimensions). float64 is slower (much slower on most GPUs), takes twice the memory, and "
+              "spreads to every later result until a float32 layer rejects it.",
+        "zh": "不同浮点 dtype 的张量做逐元素运算时不会报错，而是把结果提升到更宽的类型（0 维张量不会让带维度"
+              "的张量变宽）。float64 更慢（在大多数 GPU "
               "上慢得多）、占用两倍内存，并会传染给之后的所有结果，直到某个 float32 的层拒绝它为止。",
     },
     fix={
@@ -897,8 +901,9 @@ VARIANTS[("shape-mismatch", "view-stride")] = Entry(
     },
     cause={
         "en": "view() never copies: it needs the elements laid out in a compatible order. Transposed or "
-              "permuted tensors are not.",
-        "zh": "view() 从不复制数据：它要求元素在内存中的排列顺序兼容，而转置或重排过维度的张量不满足这一点。",
+              "permuted tensors often are not.",
+        "zh": "view() 从不复制数据：它要求元素在内存中的排列顺序兼容，而转置或重排过维度的张量往往"
+              "不满足这一点。",
     },
     fix={
         "en": "Use `{tensor}.reshape(...)` (it copies only when needed) or "
@@ -1002,10 +1007,12 @@ VARIANTS[("shape-mismatch", "loss")] = Entry(
     },
     cause={
         "en": "Classification losses (cross_entropy, nll_loss) take input (N, C) and N class indices, "
-              "shape (N,). Regression and binary losses (mse_loss, binary_cross_entropy...) need target "
-              "and input of the same shape. N must be the same batch.",
+              "shape (N,). Binary losses (binary_cross_entropy, binary_cross_entropy_with_logits) need "
+              "target and input of the same shape; regression losses (mse_loss, l1_loss) broadcast them, "
+              "with a warning, and fail only when they cannot. N must be the same batch.",
         "zh": "分类损失（cross_entropy、nll_loss）的输入形状为 (N, C)，标签是 N 个类别索引，形状为 (N,)。"
-              "回归和二分类损失（mse_loss、binary_cross_entropy 等）要求标签与输入形状相同。N 必须来自同一"
+              "二分类损失（binary_cross_entropy、binary_cross_entropy_with_logits）要求标签与输入形状相同；"
+              "回归损失（mse_loss、l1_loss）会把两者广播（并给出警告），只有无法广播时才报错。N 必须来自同一"
               "个批次。",
     },
     fix={
@@ -1022,12 +1029,14 @@ VARIANTS[("shape-mismatch", "layer")] = Entry(
         "zh": "{input} 的形状是 {input_shape}，{module}（{layer}）无法接受：{detail}",
     },
     cause={
-        "en": "Each layer expects a particular layout: Conv2d (N, C, H, W) with C = in_channels, "
-              "BatchNorm1d (N, num_features), LayerNorm (..., normalized_shape), LSTM (L, N, input_size), "
-              "or (N, L, input_size) with batch_first=True.",
-        "zh": "每种层都要求特定的数据布局：Conv2d 为 (N, C, H, W) 且 C = in_channels；BatchNorm1d 为 "
-              "(N, num_features)；LayerNorm 为 (..., normalized_shape)；LSTM 为 (L, N, input_size)，"
-              "batch_first=True 时为 (N, L, input_size)。",
+        "en": "Each layer expects a particular layout: Conv2d (N, C, H, W) or (C, H, W) with C = "
+              "in_channels, BatchNorm1d (N, C) or (N, C, L) with C = num_features, LayerNorm (..., "
+              "normalized_shape), LSTM (L, N, input_size), (N, L, input_size) with batch_first=True, or "
+              "(L, input_size) for one sequence.",
+        "zh": "每种层都要求特定的数据布局：Conv2d 为 (N, C, H, W) 或 (C, H, W)，且 C = in_channels；"
+              "BatchNorm1d 为 (N, C) 或 (N, C, L)，且 C = num_features；LayerNorm 为 (..., "
+              "normalized_shape)；LSTM 为 (L, N, input_size)，batch_first=True 时为 (N, L, input_size)，"
+              "单个序列为 (L, input_size)。",
     },
     fix={
         "en": "Check the layer's sizes against the data: add a batch or channel dimension with "
@@ -1097,11 +1106,11 @@ VARIANTS[("script-error", "embedding-range")] = Entry(
         "zh": "{name} 中有索引 {largest}，但 {module} 只有 {rows} 行（有效索引为 0 到 {last}）。",
     },
     cause={
-        "en": "An embedding is a table with num_embeddings rows; every index must be smaller than that. "
-              "Usually the vocabulary or the number of classes grew, or an index (padding, unknown token) "
-              "was added after the layer was created.",
-        "zh": "嵌入层是一张有 num_embeddings 行的表，每个索引都必须小于这个数。常见原因是词表或类别数变大了，"
-              "或者在创建该层之后又加入了新的索引（填充符、未知词）。",
+        "en": "An embedding is a table with num_embeddings rows; every index must be from 0 to "
+              "num_embeddings - 1. Usually the vocabulary or the number of classes grew, or an index "
+              "(padding, unknown token) was added after the layer was created.",
+        "zh": "嵌入层是一张有 num_embeddings 行的表，每个索引都必须在 0 到 num_embeddings - 1 之间。"
+              "常见原因是词表或类别数变大了，或者在创建该层之后又加入了新的索引（填充符、未知词）。",
     },
     fix={
         "en": "Create the layer with enough rows: nn.Embedding({needed}, ...) or the size of the full "
