@@ -62,6 +62,12 @@ class GraphNode:
     """For a leaf: the user's name for it (`w`, `model.0.weight`) or its shape and dtype."""
     again: bool = False
     """True when this node was already drawn higher up (graphs share nodes); its inputs are not repeated."""
+    more: int = 0
+    """For a cut (`…`): how many nodes it hides, counted up to GRAPH_MORE_CAP (`100+`); 0: not counted."""
+
+
+GRAPH_MORE_CAP = 100
+"""A graph cut's count of the nodes it hides stops here."""
 
 
 @dataclass(frozen=True)

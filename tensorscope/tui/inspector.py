@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tensorscope.explain.catalogue import render
-from tensorscope.model import ExceptionInfo, Flag, GraphNode, Stats, TensorView
+from tensorscope.model import GRAPH_MORE_CAP, ExceptionInfo, Flag, GraphNode, Stats, TensorView
 from tensorscope.tui.words import words
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
@@ -89,7 +89,8 @@ def graph_parts(nodes: tuple[GraphNode, ...], lang: str = "en") -> list[str | tu
         open_levels.append(not last)
         parts.append(f"{indent}{rails}{'└─' if last else '├─'} ")
         if node.name == "…":
-            parts += [(w["graph_cut"], "$text-muted"), "\n"]
+            more = f"{node.more}+" if node.more >= GRAPH_MORE_CAP else str(node.more)
+            parts += [(w["graph_more"].format(n=more) if node.more else w["graph_cut"], "$text-muted"), "\n"]
         elif node.leaf is not None:
             parts += [("● ", "$text-accent"), (node.leaf, "bold $text-accent")]
             if not hinted:  # the first leaf says what leaves are
