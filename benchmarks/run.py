@@ -29,17 +29,24 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKLOADS = HERE / "workloads"
 PEERS = HERE / "peers"
-ITEMS = ("mlp", "line_heavy", "keypress", "interrupt", "first_frame", "memory")
+ITEMS = ("mlp", "line_heavy", "adder", "inplace_helper", "total_loss", "keypress", "interrupt", "first_frame",
+         "memory")
 MONITORING = sys.version_info >= (3, 12)
 BUDGETS = {
     "mlp": 1.15 if MONITORING else 1.3,
     "line_heavy": 1.5 if MONITORING else 3.0,
+    "adder": 2.0,  # the checks on real code: each case within 2x of python
+    "inplace_helper": 2.0,
+    "total_loss": 2.0,
     "keypress_ms": 50.0,
     "interrupt_ms": 200.0,
     "first_frame_s": 0.7,
     "memory_mb": 200.0,
 }
 """`check`'s loop CPU time over python's (sys.monitoring on 3.12+, sys.settrace on 3.11) and the TUI's."""
+NO_CHECKS = "engine, no checks"
+"""`check`'s engine child with an empty list of checks (`peers/no_checks.py`): what the checks cost is the
+ratio of `check` over it (`x engine` in the table)."""
 LOOP_FILE = "TENSORSCOPE_BENCH_LOOP"
 """The workloads write their loop's CPU and wall seconds into the file this variable names."""
 
@@ -126,6 +133,8 @@ def overheads(workload: str, steps: int, reps: int, env: dict[str, str], simulat
             py, "-m", "tensorscope", "check", "--simulate-cuda", script, "--", *args]
     commands["tensorscope check --every-pass"] = [  # every pass of the loop observed: no budget
         py, "-m", "tensorscope", "check", "--every-pass", script, "--", *args]
+    commands[NO_CHECKS] = [py, str(PEERS / "no_checks.py"), script, *args]  # the engine's own cost
+    commands[f"{NO_CHECKS} --every-pass"] = [py, str(PEERS / "no_checks.py"), "--every-pass", script, *args]
     if peers:
         commands["anomaly mode"] = [py, str(PEERS / "anomaly.py"), script, *args]
         commands["bdb, 1 breakpoint"] = [py, str(PEERS / "bdb_break.py"), script, *args]
@@ -148,6 +157,9 @@ def overheads(workload: str, steps: int, reps: int, env: dict[str, str], simulat
             )
             if name.startswith("tensorscope check") and name != "tensorscope check --every-pass":
                 row["budget"] = BUDGETS[workload]
+            engine = times.get(f"{NO_CHECKS} --every-pass" if name.endswith("--every-pass") else NO_CHECKS)
+            if name.startswith("tensorscope check") and engine and engine.status == "ok" and engine.cpu:
+                row["cpu_ratio_over_engine"] = round(t.median_cpu() / engine.median_cpu(), 2)
         rows.append(row)
     return rows
 
@@ -266,13 +278,15 @@ def verdict(row: dict[str, object]) -> str:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    out = [f"{'benchmark':<58} {'result':>32} {'budget':>8}  verdict"]
+    out = [f"{'benchmark':<58} {'result':>44} {'budget':>8}  verdict"]
     for row in rows:
         status = row.get("status")
         if status != "ok":
             result = str(status)
         elif "ratio" in row:
             result = f"cpu {row['cpu_ratio']:.2f}x (wall {row['ratio']:.2f}x)"
+            if "cpu_ratio_over_engine" in row:
+                result += f", {row['cpu_ratio_over_engine']:.2f}x engine"
         elif "median_ms" in row:
             result = f"{row['median_ms']}, p95 {row['p95_ms']} (cpu {row['cpu_median_ms']})"
         elif "interrupt_ms" in row:
@@ -289,7 +303,7 @@ def table(rows: list[dict[str, object]]) -> str:
         unit = ("x" if "ratio" in row else " ms" if "median_ms" in row or "interrupt_ms" in row
                 else " s" if "extra_s" in row else " MB")
         shown = f"{budget}{unit}" if budget is not None else ""
-        out.append(f"{str(row['item'])[:58]:<58} {result[:44]:>32} {shown:>8}  {verdict(row)}")
+        out.append(f"{str(row['item'])[:58]:<58} {result[:44]:>44} {shown:>8}  {verdict(row)}")
     return "\n".join(out)
 
 
@@ -326,6 +340,10 @@ def main(argv: list[str] | None = None) -> None:
     plan: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
         ("mlp", lambda: overheads("mlp", steps(1000), reps, env, True, peers, snoop)),
         ("line_heavy", lambda: overheads("line_heavy", steps(3000), reps, env, False, peers, snoop)),
+        # the checks on real code, without the peers (their figures are the two workloads above)
+        ("adder", lambda: overheads("adder", steps(300), reps, env, False, False, snoop)),
+        ("inplace_helper", lambda: overheads("inplace_helper", steps(5000), reps, env, False, False, snoop)),
+        ("total_loss", lambda: overheads("total_loss", steps(3000), reps, env, False, False, snoop)),
         ("keypress", lambda: keypress(max(5, steps(40)), env)),
         ("interrupt", lambda: interrupt(max(3, steps(10)), env)),
         ("first_frame", lambda: first_frame(reps, env)),

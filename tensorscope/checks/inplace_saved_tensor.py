@@ -2,10 +2,12 @@
 
 Live, at the in-place line: lines that change a tensor in place (`h *= 2`, `h.mul_(2)`, `h[0] = 0`) are
 found by parsing the source; when the tensor's version moved during the line, the autograd graphs of
-the tensors in scope are asked for their saved tensors. PyTorch itself answers: reading a saved tensor
-whose version changed raises its "modified by an inplace operation" error, which names the node that
-saved it (a warning, before backward() fails). Then, if backward() fails with that error, the failure
-is explained under the same code (error).
+the tensors in scope are asked for their saved tensors, unless the tensor shares nothing a graph could
+have saved (no other reference to its TensorImpl or its storage: `y[:3] = -1` on a fresh target), and a
+node whose saved tensors were read at an earlier probe is read again only if they are the tensor's.
+PyTorch itself answers: reading a saved tensor whose version changed raises its "modified by an inplace
+operation" error, which names the node that saved it (a warning, before backward() fails). Then, if
+backward() fails with that error, the failure is explained under the same code (error).
 
 No saved-tensor hooks are installed: PyTorch keeps its own version check, so buggy scripts raise exactly
 as they do without tensorscope, gradients are computed by PyTorch alone, `torch.func` transforms run
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import re
 import types
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from tensorscope.checks._source import AfterLine, Names, line_info, resolve, user_frames
 from tensorscope.checks.base import Check
-from tensorscope.engine.collect import iter_named_tensors, scope_of
+from tensorscope.engine.collect import CONTAINER_ITEMS, iter_named_tensors, scope_of
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
@@ -39,6 +42,17 @@ _PYTORCH_TEXT = re.compile(
     r"is at version (?P<version>\d+); expected version (?P<saved>\d+)"
 )
 _saved_attrs: dict[type, tuple[str, ...]] = {}
+
+
+def _storage_refs_alone() -> int:
+    """References to the storage of a tensor that shares it with no other (its TensorImpl's, and the
+    Python storage object's, which `untyped_storage()` creates once and the storage keeps: 2 on 2.13)."""
+    t = torch.empty(1)
+    t.untyped_storage()
+    return int(torch._C._storage_Use_Count(t.untyped_storage()._cdata))
+
+
+_STORAGE_ALONE = _storage_refs_alone()
 
 
 def _op_name(node_name: str) -> str:
@@ -59,6 +73,81 @@ def _attrs_of(node: Any) -> tuple[str, ...]:
             names.append("saved_tensors")
         attrs = _saved_attrs[kind] = tuple(names)
     return attrs
+
+
+def _storage_id(t: torch.Tensor) -> int | None:
+    """The address of `t`'s storage (None for a tensor without one: sparse, nested, a subclass)."""
+    if type(t) is not torch.Tensor:
+        return None
+    try:
+        with torch._C.DisableTorchFunction():  # a mode of the script's (or ours) must not see this
+            return int(t.untyped_storage()._cdata)
+    except (RuntimeError, NotImplementedError, AttributeError, TypeError):
+        return None
+
+
+def _alone(t: torch.Tensor, storage: int | None) -> bool:
+    """True when no saved tensor can share `t`'s version counter, so no graph needs probing: nothing but
+    `t` holds its TensorImpl (a graph that saved `t` holds it too), no other TensorImpl holds its storage
+    (views, `detach()` and a saved output share the storage), and the line kept that storage."""
+    if storage is None:
+        return False
+    try:
+        with torch._C.DisableTorchFunction():
+            if t._use_count() != 1 or int(t.untyped_storage()._cdata) != storage:
+                return False
+            return bool(torch._C._storage_Use_Count(storage) <= _STORAGE_ALONE)
+    except (RuntimeError, NotImplementedError, AttributeError, TypeError):
+        return False
+
+
+def _graph_roots(namespace: Mapping[str, Any]) -> Iterator[Any]:
+    """The `grad_fn` of each tensor in a scope, named or in a list, tuple or dict (as the Tensors pane finds
+    them). Modules are passed over: their parameters are leaves, and listing a large model's parameters
+    cost more than the rest of a probe."""
+    for name, value in list(namespace.items()):
+        if name.startswith("__"):
+            continue
+        if is_a(value, torch.Tensor):
+            if value.grad_fn is not None:
+                yield value.grad_fn
+            continue
+        if type(value) in (list, tuple):
+            items = value[:256]
+        elif type(value) is dict:
+            items = list(value.values())[:256]
+        else:
+            continue
+        shown = 0
+        for item in items:
+            if is_a(item, torch.Tensor):
+                if item.grad_fn is not None:
+                    yield item.grad_fn
+                shown += 1
+                if shown >= CONTAINER_ITEMS:
+                    break
+
+
+def _impl_id(t: torch.Tensor) -> int:
+    """The address of `t`'s TensorImpl (a saved tensor that is `t` itself unpacks to the same one)."""
+    with torch._C.DisableTorchFunction():
+        return int(t._cdata)
+
+
+def _addresses(value: Any, into: list[int]) -> list[int] | None:
+    """`into` with the TensorImpl and storage addresses of the saved tensor(s) `value` (None: a tensor
+    without a plain storage, whose node is then read at every probe)."""
+    with torch._C.DisableTorchFunction():
+        for v in value if isinstance(value, list | tuple) else (value,):
+            if v is None:
+                continue
+            if type(v) is not torch.Tensor:
+                return None
+            try:
+                into += (int(v._cdata), int(v.untyped_storage()._cdata))
+            except (RuntimeError, NotImplementedError):
+                return None
+    return into
 
 
 def _may_hold_tensors(value: Any) -> bool:
@@ -99,6 +188,9 @@ class InplaceSavedTensor(Check):
         """The data of every warning raised, to explain a later backward() failure."""
         self._freed: set[tuple[int, int]] = set()
         """(id, sequence number) of nodes whose saved values a backward() freed (probing them raises)."""
+        self._held: dict[tuple[int, int], frozenset[int]] = {}
+        """(id, sequence number) of a node -> the addresses of its saved tensors and their storages, read at
+        an earlier probe (a node's saved tensors never change): a later probe for another tensor skips it."""
 
     def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
@@ -114,7 +206,7 @@ class InplaceSavedTensor(Check):
             for name in info.inplace:
                 t = resolve(frame, name, local)
                 if is_a(t, torch.Tensor) and not t.is_inference():
-                    watched.append((name, t, t._version))
+                    watched.append((name, t, t._version, _storage_id(t)))
             if watched:
                 self._after.pending = (frame, line, watched)
 
@@ -124,16 +216,21 @@ class InplaceSavedTensor(Check):
             self._finished(ctx, *done)
         self._seen.clear()
         self._freed.clear()
+        self._held.clear()
 
     def _finished(self, ctx: Session, frame: types.FrameType, line: int,
-                  watched: list[tuple[str, torch.Tensor, int]]) -> None:
-        for name, t, version in watched:
+                  watched: list[tuple[str, torch.Tensor, int, int | None]]) -> None:
+        for name, t, version, storage in watched:
             if t._version == version or (t.is_leaf and t.requires_grad):
                 continue  # unchanged, or a parameter updated in place (saved copies are PyTorch's business)
+            if _alone(t, storage):
+                continue  # shares nothing: no graph can have saved it (`y[:3] = -1` on a fresh target)
             key = (frame.f_code.co_filename, line, name)
             if key in self._flagged:
                 continue
-            found = self._probe(ctx, frame, t)
+            now = _storage_id(t)
+            same = now is not None and now == storage  # else: read every saved tensor (`set_` swapped it)
+            found = self._probe(ctx, frame, t, frozenset((now, _impl_id(t))) if same else None)
             if found is None:
                 continue
             self._flagged.add(key)
@@ -149,15 +246,16 @@ class InplaceSavedTensor(Check):
             self._seen.append(data | {"op": _op_name(found.saver), "dims": found.shape})
             self.flag(ctx, "warning", data, (name,), line=line)
 
-    def _probe(self, ctx: Session, frame: types.FrameType, t: torch.Tensor) -> _Found | None:
-        """Ask the graphs in scope whether one saved `t` before it changed (PyTorch's check answers)."""
+    def _probe(self, ctx: Session, frame: types.FrameType, t: torch.Tensor,
+               targets: frozenset[int] | None = None) -> _Found | None:
+        """Ask the graphs in scope whether one saved `t` before it changed (PyTorch's check answers).
+        `targets`: the addresses of `t` and its storage; a node whose saved tensors were read before and
+        hold neither cannot have saved `t` (nor a view or alias of it) and is not read again."""
         dims = ", ".join(str(d) for d in t.shape)
         stack: list[Any] = [t.grad_fn] if t.grad_fn is not None else []
         with torch._C.DisableTorchFunction():
             for f in user_frames(ctx, frame):
-                for _name, v, _kind in iter_named_tensors(scope_of(f)):
-                    if v.grad_fn is not None:
-                        stack.append(v.grad_fn)
+                stack.extend(_graph_roots(scope_of(f)))
         seen: set[int] = set()
         keep: list[Any] = []
         while stack and len(seen) < _MAX_NODES:
@@ -170,6 +268,11 @@ class InplaceSavedTensor(Check):
             done = (id(node), node._sequence_nr()) if attrs else None
             if done is not None and done in self._freed:
                 attrs = ()  # its saved values were freed by a backward(): they stay freed
+            elif done is not None and targets is not None:
+                held = self._held.get(done)
+                if held is not None and targets.isdisjoint(held):
+                    attrs = ()
+            ids: list[int] | None = []
             for attr in attrs:
                 try:
                     value = getattr(node, attr)
@@ -181,12 +284,19 @@ class InplaceSavedTensor(Check):
                         if len(self._freed) > _MAX_FREED:
                             self._freed.clear()
                         self._freed.add(done)
+                    ids = None
                     continue
                 except (AttributeError, TypeError):  # not a saved value after all
                     continue
                 else:
                     if not _may_hold_tensors(value):
                         _not_tensors(type(node), attr)
+                    elif ids is not None:
+                        ids = _addresses(value, ids)
+            if attrs and done is not None and ids is not None:
+                if len(self._held) > _MAX_FREED:
+                    self._held.clear()
+                self._held[done] = frozenset(ids)
             for nxt, _ in node.next_functions:
                 if nxt is not None and id(nxt) not in seen:
                     stack.append(nxt)
