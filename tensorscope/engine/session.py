@@ -143,6 +143,8 @@ class Session:
         """The lambda or genexpr that runs inside `_cur_frame`, if one does."""
         self._quiet_inner: dict[tuple[str, int], bool] = {}
         """Per (file, line) of a lambda or genexpr: whether no monitor has anything to watch there."""
+        self._quiet_codes: dict[int, types.CodeType] = {}
+        """Lambdas and genexprs of one statement with nothing to watch: their frames need no events."""
         self._frame_line: dict[types.FrameType, int] = {}
         """The last line each live user frame ran: what a pause marks as "just executed"."""
         self._last_module_line = 0
@@ -573,7 +575,7 @@ class Session:
         if sampler is not None and sampler.frame is not None and sampler.below(frame):
             return True
         if frame.f_code.co_name in INNER:  # (a genexpr resumed: its first line was seen when it started)
-            return self._inner.resumed(frame)
+            return id(frame.f_code) in self._quiet_codes or self._inner.resumed(frame)
         parent = frame.f_back
         depth = 0
         while parent is not None:
@@ -738,6 +740,9 @@ class Session:
                 quiet = self._quiet_inner[key] = not start or all(
                     m.quiet_inner_line(self, frame, start) for m in self._inner_monitors)
             if quiet:
+                code = frame.f_code
+                if all(n is None or self._statement(code, n) == start for _, _, n in code.co_lines()):
+                    self._quiet_codes[id(code)] = code  # (one statement, nothing to watch: no events at all)
                 return True  # (nothing to watch at this line: its event may stop)
             if not self._inner.new_line(frame, start):
                 return False

@@ -135,8 +135,9 @@ class SettraceTracer:
     def _call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if not self.handler.traced(frame.f_code):
             return None
-        if self.handler.enter(frame):
-            return None  # runs inside an unobserved pass: no events for this frame at all
+        if self.handler.enter(frame):  # an unobserved pass, or nothing to see: no events for this frame
+            frame.f_trace = None  # (a generator's frame keeps what its first call event returned)
+            return None
         return self._local
 
     def _local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
