@@ -226,6 +226,7 @@ FIX_CASES = {
 WARNING_HEAD = HEAD.replace('warnings.simplefilter("ignore")\n', "")
 
 
+@pytest.mark.filterwarnings("ignore:Using a target size:UserWarning")  # (the unfixed script's own warning)
 @pytest.mark.parametrize("case", sorted(FIX_CASES))
 @pytest.mark.parametrize("which", ["vec_fix", "vec_view", "col_fix"])
 def test_the_suggested_fix_removes_the_broadcast(write_script: Write, case: str, which: str) -> None:
