@@ -91,6 +91,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "and": " and ",
         "sep": ", ",
         "raised": "line {line} raised {type}: {message}",
+        "caught": "line {line} raised {type}, caught here at line {caught}: {message}",
         "entered": "entered {function}()",
         "entered_with": "entered {function}(): {names} in scope",
         "returned": "{function}() returned",
@@ -128,6 +129,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "and": " 和 ",
         "sep": "、",
         "raised": "第 {line} 行抛出 {type}：{message}",
+        "caught": "第 {line} 行抛出 {type}，在这里第 {caught} 行被捕获：{message}",
         "entered": "进入 {function}()",
         "entered_with": "进入 {function}()：可见 {names}",
         "returned": "{function}() 返回",
@@ -218,6 +220,10 @@ def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Ste
     if after.exception is not None:  # the exception is the news; what else changed is noise
         e = after.exception
         return [w["raised"].format(line=e.line, type=e.type, message=_short(e.message, 120))]
+    r = after.raised
+    if r is not None and r.caught_line is not None:  # the jump to the handler is the news, then the rest
+        out.append(w["caught"].format(line=r.line, type=r.type, caught=r.caught_line,
+                                      message=_short(r.message, 120)))
     if before is None:
         return out
     if not ran and before.stack and before.stack[-1].line == before.line:

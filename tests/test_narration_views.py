@@ -94,3 +94,24 @@ def test_claim_grad_mode_off_records_no_new_operations(write_script: Callable[..
     said = {"en": "new operations are not recorded for backward", "zh": "新的运算不会被记录下来"}
     for lang, text in said.items():
         assert any(text in s for s in narrate(steps[off - 1], steps[off], lang))
+
+
+CAUGHT = """
+import torch
+y = torch.ones(3, requires_grad=True) * 2
+try:
+    y.backward()
+except RuntimeError as e:
+    print("error:", e)
+"""
+
+
+def test_the_jump_to_a_handler_says_where_it_was_raised_and_caught(write_script: Callable[..., Path]) -> None:
+    steps = list(Session(str(write_script(CAUGHT))).record().steps)
+    i = next(i for i, s in enumerate(steps) if s.raised is not None)
+    assert steps[i].line == 5 and steps[i].raised.caught_line == 5  # paused at the handler
+    said = narrate(steps[i - 1], steps[i])
+    assert said[0] == ("line 4 raised RuntimeError, caught here at line 5: grad can be implicitly created "
+                       "only for scalar outputs")
+    zh = narrate(steps[i - 1], steps[i], "zh")[0]
+    assert zh.startswith("第 4 行抛出 RuntimeError，在这里第 5 行被捕获：")

@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tensorscope.diff import narrate
+from tensorscope.tui.flags import SEVERITY_MARK
 from tensorscope.tui.history import History
 from tensorscope.tui.words import words
 
@@ -57,7 +58,8 @@ class Narration(Static):
             sentences.insert(0, w["return_at"].format(function=step.function))
         if step.exception is None:  # an exception's sentence already says it all
             serious = [f for f in step.flags if f.severity != "info"]
-            sentences[:0] = [w["flagged"].format(code=f.code, line=f.line) for f in serious[:2]]
+            sentences[:0] = [w["flagged"].format(mark=SEVERITY_MARK[f.severity], code=f.code, line=f.line)
+                             for f in serious[:2]]
         self.show(sentences, lang)
 
     def show(self, sentences: list[str], lang: str) -> None:
