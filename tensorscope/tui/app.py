@@ -44,6 +44,8 @@ class TensorScopeApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "tensorscope"
+    AUTO_FOCUS = "#tensors"
+    """Focus starts in the Tensors table: ↑/↓ pick a tensor for the Inspector at once."""
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (34, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [

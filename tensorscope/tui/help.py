@@ -108,4 +108,5 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = words(self.lang)["help_title"]
+            scroll.border_subtitle = words(self.lang)["help_close"]
             yield Static(help_content(self.lang, self.about))

@@ -33,12 +33,12 @@ def status_content(script: str, step: Step | None, state: str, *, lang: str = "e
     parts: list[str | tuple[str, str]] = [("tensorscope", "bold $text-accent"), sep, (script, "bold"), sep]
     if total and position < total:
         parts.append((w["history"].format(pos=position, total=total), "bold $text-warning"))
-    else:
+    elif autoplay is None or state not in ("paused", "running"):  # (autoplay's own label says those)
         label = w.get(state, state).format(code=exit_code)
         parts.append((label, STATE_STYLE.get(state, "bold")))
-    if autoplay is not None:
+    if autoplay is not None and not (total and position < total) and state in ("paused", "running"):
         text = w["autoplay"].format(seconds=f"{autoplay:g}") if autoplay_on else w["autoplay_paused"]
-        parts += [sep, (text, "bold $text-success" if autoplay_on else "bold $text-warning")]
+        parts.append((text, "bold $text-success" if autoplay_on else "bold $text-warning"))
     if step is not None:
         parts += [sep, f"{w['step']} {step.index}", sep, f"{w['line']} {step.line} {w['in']} {step.function}"]
         grad = (w["grad_on"], "$text-success") if step.grad_enabled else (w["grad_off"], "bold $text-warning")
