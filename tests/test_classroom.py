@@ -12,8 +12,9 @@ from textual.widgets._footer import FooterKey
 from tensorscope.engine import list_scenarios
 from tensorscope.lessons import PLAN, lesson_plan, script_doc
 from tensorscope.screenshot import drive
-from tensorscope.tui.app import TensorScopeApp
+from tensorscope.tui.app import INTRO_SECONDS, TensorScopeApp
 from tensorscope.tui.help import HelpScreen
+from tensorscope.tui.narration import Narration
 from tensorscope.tui.words import WORDS
 
 SIZE = (140, 44)
@@ -60,6 +61,23 @@ class TestAutoplay:
             shown = len(app.history)
             await pilot.pause(0.3)
             assert len(app.history) == shown and "autoplay paused" in status_text(app)
+
+    async def test_the_summary_stays_up_before_the_first_line(self):
+        """However fast the pace, the summary is on screen INTRO_SECONDS before autoplay runs line 1."""
+        now = [0.0]
+        app = TensorScopeApp("linreg", autoplay=0.05)
+        app.clock = lambda: now[0]  # (a clock the test moves: nothing here depends on timing)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.state == "paused" and len(app.history) == 1, "a pause")
+            app._autoplay_tick()  # (the pace's own ticks run too: the frozen clock holds them all)
+            now[0] = INTRO_SECONDS - 0.1
+            app._autoplay_tick()
+            assert app.state == "paused"  # (a line sent would have made it "running" at once)
+            await pilot.pause()
+            assert len(app.history) == 1 and app.state == "paused"
+            assert "Linear regression" in app.query_one(Narration).sentences[0]
+            now[0] = INTRO_SECONDS
+            await wait_until(pilot, lambda: len(app.history) > 1, "autoplay to run the first line")
 
     async def test_runs_to_the_end_of_a_clean_script(self):
         """linreg (nothing flagged) plays to the end; the status bar then shows how it ended."""

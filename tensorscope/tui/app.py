@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,6 +32,8 @@ from tensorscope.tui.status import StatusBar, status_content
 from tensorscope.tui.tensors import TensorTable
 from tensorscope.tui.words import SYSTEM_COMMANDS, words
 
+INTRO_SECONDS = 4.0
+"""Under autoplay, how long the script's summary stays on screen before the first line runs."""
 _END_STATES = {"finished", "exception", "exit", "stopped", "max-steps", "timeout"}
 _KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue": "k_continue",
               "back": "k_back", "forward": "k_forward", "breakpoint": "k_breakpoint", "restart": "k_restart",
@@ -88,6 +90,9 @@ class TensorScopeApp(App[None]):
         """Seconds between the lines the app runs by itself (None: only on key presses)."""
         self.autoplaying = autoplay is not None
         """Whether autoplay is stepping now (space pauses it; so does a new warning or error flag)."""
+        self.clock: Callable[[], float] = time.monotonic
+        self._intro_since: float | None = None
+        """When the script's summary came on screen before its first line (autoplay lets it be read)."""
         self.about = script_doc(self.target.source)
         """The script's docstring: what to watch (help screen; its first line before the first step)."""
         for bp in breakpoints:
@@ -200,6 +205,7 @@ class TensorScopeApp(App[None]):
         if self._live:
             return
         self.history = History()
+        self._intro_since = None
         self.state = "starting"
         self.exit_code = None
         self._stdin_seen = 0
@@ -360,6 +366,11 @@ class TensorScopeApp(App[None]):
         """Autoplay's pace: run the next line when the script waits at the newest step."""
         if (self.autoplaying and self.state == "paused" and self.history.at_end
                 and self.screen is self.screen_stack[0]):
+            if len(self.history) == 1 and self.about:  # the summary stays up INTRO_SECONDS, however fast
+                if self._intro_since is None:
+                    self._intro_since = self.clock()
+                if self.clock() - self._intro_since < INTRO_SECONDS:
+                    return
             self._send("next")
 
     def action_toggle_language(self) -> None:
