@@ -32,6 +32,9 @@ from tensorscope.tui.status import StatusBar, status_content
 from tensorscope.tui.tensors import TensorTable
 from tensorscope.tui.words import SYSTEM_COMMANDS, words
 
+NARROW_FOOTER = 100
+"""Below this many columns the footer shows only n, s, c, ? and q (and the palette)."""
+_NARROW_HIDDEN = {"back", "forward", "finish", "breakpoint", "restart"}
 INTRO_SECONDS = 4.0
 """Under autoplay, how long the script's summary stays on screen before the first line runs."""
 _END_STATES = {"finished", "exception", "exit", "stopped", "max-steps", "timeout"}
@@ -124,13 +127,18 @@ class TensorScopeApp(App[None]):
         return cls(trace, lang=lang, breakpoints=breakpoints, autoplay=autoplay)
 
     def _apply_key_words(self) -> None:
-        """Footer descriptions in the chosen language; `space` is shown when it drives autoplay."""
+        """Footer descriptions in the chosen language; `space` is shown when it drives autoplay; below
+        NARROW_FOOTER columns the keys the help lists anyway leave the footer, so `?` and `q` stay in it."""
         w = words(self.lang)
+        self._narrow_footer = narrow = 0 < self.size.width < NARROW_FOOTER
+        if not hasattr(self, "_base_bindings"):
+            self._base_bindings = dict(self._bindings.key_to_bindings)
         self._bindings.key_to_bindings = {
             key: [dataclasses.replace(b, description=w[_KEY_WORDS[b.action]],
-                                      show=b.show if b.action != "space" else self.autoplay is not None)
+                                      show=self.autoplay is not None if b.action == "space"
+                                      else b.show and not (narrow and b.action in _NARROW_HIDDEN))
                   if b.action in _KEY_WORDS else b for b in items]
-            for key, items in self._bindings.key_to_bindings.items()
+            for key, items in self._base_bindings.items()
         }
 
     # --- layout -----------------------------------------------------------------------------------
@@ -195,7 +203,11 @@ class TensorScopeApp(App[None]):
         if self.autoplay is not None:
             self.set_interval(self.autoplay, self._autoplay_tick)
 
-    def on_resize(self) -> None:
+    def on_status_bar_resized(self) -> None:
+        """(The app gets no Resize of its own: the full-width status bar tells it.)"""
+        if (0 < self.size.width < NARROW_FOOTER) != self._narrow_footer:
+            self._apply_key_words()
+            self.refresh_bindings()
         self._show_status()
 
     def on_unmount(self) -> None:

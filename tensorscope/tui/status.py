@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 
 from tensorscope.model import Step
@@ -67,3 +68,9 @@ class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; text-wrap: nowrap; text-overflow: ellipsis; background: $panel; padding: 0 1; }
     """
+
+    class Resized(Message):
+        """The terminal's width changed (the bar spans it): the status line and footer are laid out again."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
