@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,13 +41,14 @@ def value_text(t: TensorView) -> str:
 
 
 def describe(t: TensorView) -> str:
-    """One line of metadata: `1×1 float32 cpu requires_grad = [[0.34]]`."""
+    """The values, then the metadata: `= [[0.34]]: 1×1 float32 cpu requires_grad` (values last would read
+    as the value of the last word)."""
     parts = [t.shape_text, t.dtype, t.device]
     if t.requires_grad:
         parts.append("requires_grad")
     if t.grad_fn:
         parts.append(f"grad_fn={t.grad_fn}")
-    return " ".join(parts) + f" = {value_text(t)}"
+    return f"= {value_text(t)}: " + " ".join(parts)
 
 
 def diff_steps(before: Step | None, after: Step) -> list[Change]:
@@ -95,6 +97,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "entered": "entered {function}()",
         "entered_with": "entered {function}(): {names} in scope",
         "returned": "{function}() returned",
+        "yielded": "{function}() yielded a value (it resumes there when asked for the next one)",
+        "printed": "printed {text}",
         "finished": "the script finished",
         "grad_off": "grad mode OFF (torch.no_grad() or the like): new operations are not recorded for "
                     "backward",
@@ -133,6 +137,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "entered": "进入 {function}()",
         "entered_with": "进入 {function}()：可见 {names}",
         "returned": "{function}() 返回",
+        "yielded": "{function}() 用 yield 交出一个值（取下一个值时从那里继续）",
+        "printed": "输出了 {text}",
         "finished": "脚本运行结束",
         "grad_off": "梯度模式关闭（torch.no_grad() 或类似写法）：新的运算不会被记录下来供 backward 使用",
         "grad_on": "梯度模式恢复开启",
@@ -235,7 +241,8 @@ def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Ste
                    if names else w["entered"].format(function=after.function))
         return out
     if after.depth < before.depth:
-        out.append(w["returned"].format(function=before.function))
+        key = "yielded" if is_yield(before) else "returned"
+        out.append(w[key].format(function=before.function))
     if after.event == "end":
         out.append(w["finished"])
     if before.grad_enabled and not after.grad_enabled:
@@ -248,8 +255,16 @@ def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Ste
     if base is not None:
         out.extend(_narrate_changes(base, after, w, "backward" in ran))
     if not out:
-        out.append(w["nothing"])
+        printed = after.stdout.strip().splitlines()
+        out.append(w["printed"].format(text=repr(_short(printed[0], 60))) if printed else w["nothing"])
     return out
+
+
+def is_yield(step: Step) -> bool:
+    """Whether a `return` Step is a generator's `yield` (its line says yield), not the end of the call."""
+    if step.event != "return" or not step.stack:
+        return False
+    return re.search(r"\byield\b", step.stack[-1].code) is not None
 
 
 def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: bool) -> list[str]:
@@ -357,5 +372,5 @@ def _what(t: TensorView) -> str:
         parts.append("requires_grad")
     text = ", ".join(parts)
     if t.preview is not None and len(t.preview) <= 24:
-        text += f" = {t.preview}"
+        return f"{t.preview} ({text})"  # (the values first: `requires_grad = [[1.5]]` would misread)
     return text

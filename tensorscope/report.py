@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from tensorscope.diff import Change, diff_steps
+from tensorscope.diff import Change, diff_steps, is_yield
 from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, RaisedInfo, Step, Trace
 
@@ -30,7 +30,7 @@ def _code_at(trace: Trace, file: str | None, line: int | None) -> str:
 
 def format_change(c: Change) -> str:
     if c.kind == "new":
-        return f"+ {c.name}: {c.after}"
+        return f"+ {c.name} {c.after}"
     if c.kind == "gone":
         return f"- {c.name}"
     if c.kind == "grad":
@@ -64,6 +64,8 @@ def step_header(trace: Trace, step: Step, prev: Step | None) -> str:
     if step.event == "exception":
         return f"{text}  ✖ raised {step.exception.type if step.exception else ''}".rstrip()
     if step.event == "return":
+        if is_yield(step):
+            return f"{text}  → {step.function} yields (paused until the next value is asked for)"
         return f"{text}  → return from {step.function}"
     if step.depth > prev.depth or (step.depth == prev.depth and step.function != prev.function):
         return f"{text}  → into {step.function}"

@@ -115,3 +115,25 @@ def test_the_jump_to_a_handler_says_where_it_was_raised_and_caught(write_script:
                        "only for scalar outputs")
     zh = narrate(steps[i - 1], steps[i], "zh")[0]
     assert zh.startswith("第 4 行抛出 RuntimeError，在这里第 5 行被捕获：")
+
+
+GEN = """
+import torch
+def gen():
+    yield torch.ones(1)
+w = torch.full((1, 1), 1.5, requires_grad=True)
+for v in gen():
+    print("value", v.item())
+"""
+
+
+def test_created_puts_the_values_first_a_print_is_said_and_a_yield_is_not_a_return(
+        write_script: Callable[..., Path]) -> None:
+    path = write_script(GEN)
+    assert narration_of(path, 4) == ["w created: [[1.5]] (1×1, float32, requires_grad)"]
+    assert narration_of(path, 6) == ["printed 'value 1.0'"]
+    assert narration_of(path, 6, "zh") == ["输出了 'value 1.0'"]
+    steps = list(Session(str(path)).record().steps)
+    i = next(i for i, s in enumerate(steps) if s.event == "return")
+    assert narrate(steps[i], steps[i + 1])[0] == (
+        "gen() yielded a value (it resumes there when asked for the next one)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from tensorscope.diff import narrate
+from tensorscope.diff import is_yield, narrate
 from tensorscope.tui.flags import SEVERITY_MARK
 from tensorscope.tui.history import History
 from tensorscope.tui.words import words
@@ -55,7 +55,8 @@ class Narration(Static):
             return
         sentences = narrate(history.previous(), step, lang, baseline=history.baseline(), ran=ran)
         if step.event == "return":
-            sentences.insert(0, w["return_at"].format(function=step.function))
+            key = "yield_at" if is_yield(step) else "return_at"
+            sentences.insert(0, w[key].format(function=step.function))
         if step.exception is None:  # an exception's sentence already says it all
             serious = [f for f in step.flags if f.severity != "info"]
             sentences[:0] = [w["flagged"].format(mark=SEVERITY_MARK[f.severity], code=f.code, line=f.line)
