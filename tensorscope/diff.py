@@ -372,5 +372,5 @@ def _what(t: TensorView) -> str:
         parts.append("requires_grad")
     text = ", ".join(parts)
     if t.preview is not None and len(t.preview) <= 24:
-        return f"{t.preview} ({text})"  # (the values first: `requires_grad = [[1.5]]` would misread)
+        return f"{t.preview} — {text}"  # (the values first: `requires_grad = [[1.5]]` would misread)
     return text

@@ -130,7 +130,7 @@ for v in gen():
 def test_created_puts_the_values_first_a_print_is_said_and_a_yield_is_not_a_return(
         write_script: Callable[..., Path]) -> None:
     path = write_script(GEN)
-    assert narration_of(path, 4) == ["w created: [[1.5]] (1×1, float32, requires_grad)"]
+    assert narration_of(path, 4) == ["w created: [[1.5]] — 1×1, float32, requires_grad"]
     assert narration_of(path, 6) == ["printed 'value 1.0'"]
     assert narration_of(path, 6, "zh") == ["输出了 'value 1.0'"]
     steps = list(Session(str(path)).record().steps)
