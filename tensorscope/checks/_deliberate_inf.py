@@ -170,6 +170,8 @@ class Judge:
     def deliberate(self, t: torch.Tensor) -> bool:
         """Whether the Inf in `t` (no NaN there) was put there on purpose; if so `t` is marked."""
         ran, intent = self._ran, self._intent
+        if t in intent.marked:  # filled on purpose by another line (seen when a loop's passes resume)
+            return True
         if ran.verdict is None:
             ran.verdict = (ran.src.literal or ran.saw or ran.key in intent.carry
                            or self.masked_input() is not None)

@@ -110,6 +110,14 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
+def accumulator(node: ast.AST) -> str | None:
+    """`a.b` or `a.b["key"]` (a constant key) as written: what a running sum can be kept in; else None."""
+    if (isinstance(node, ast.Subscript) and dotted(node.value) is not None
+            and isinstance(node.slice, ast.Constant) and type(node.slice.value) in (str, int)):
+        return ast.unparse(node)
+    return dotted(node)
+
+
 def _statement(text: str) -> ast.stmt | None:
     src = text.strip()
     if not src or src.startswith("#"):
@@ -143,14 +151,14 @@ def _parse(text: str, stmt: ast.stmt | None) -> LineInfo:
             assigned += _targets(t)
         value = stmt.value
         if (len(stmt.targets) == 1 and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
-                and dotted(stmt.targets[0]) is not None
-                and dotted(value.left) == dotted(stmt.targets[0])):
-            accumulates = (dotted(stmt.targets[0]) or "", ast.unparse(value.right))
+                and accumulator(stmt.targets[0]) is not None
+                and accumulator(value.left) == accumulator(stmt.targets[0])):
+            accumulates = (accumulator(stmt.targets[0]) or "", ast.unparse(value.right))
     elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
         assigned += _targets(stmt.target)
     elif isinstance(stmt, ast.AugAssign):
         assigned += _targets(stmt.target)
-        target = dotted(stmt.target)
+        target = accumulator(stmt.target)
         if target and isinstance(stmt.op, ast.Add):
             accumulates = (target, ast.unparse(stmt.value))
     elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):

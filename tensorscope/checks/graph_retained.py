@@ -9,7 +9,9 @@ no backward() in between and is left alone.
 
 from __future__ import annotations
 
+import ast
 import types
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -27,6 +29,29 @@ def _has_graph(value: Any) -> bool:
     return is_a(value, torch.Tensor) and value.grad_fn is not None
 
 
+def _operand(added: str) -> str:
+    """`added` as the operand of a method call: `loss`, `out.sum()`, but `(l * n)` for `l * n`."""
+    try:
+        node = ast.parse(added, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return f"({added})"
+    return added if isinstance(node, ast.Name | ast.Attribute | ast.Call | ast.Subscript) else f"({added})"
+
+
+def _accumulated(frame: types.FrameType, target: str) -> Any:
+    """The running sum's value: a dotted name, or an entry of a plain dict or list (`stats["loss"]`)."""
+    if not target.endswith("]"):
+        return resolve(frame, target)
+    node = ast.parse(target, mode="eval").body
+    assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+    owner, key = resolve(frame, ast.unparse(node.value)), node.slice.value
+    if type(owner) is dict:
+        return owner.get(key)
+    if type(owner) is list and type(key) is int and -len(owner) <= key < len(owner):
+        return owner[key]
+    return None
+
+
 class GraphRetained(Check, Subscriber):
     """Flags `total += loss` and `losses.append(loss)` that chain graphs across iterations."""
 
@@ -38,8 +63,9 @@ class GraphRetained(Check, Subscriber):
         self._after = AfterLine()
         self._sums: dict[tuple[str, int, str], tuple[Any, int]] = {}
         """(file, line, target) -> (grad_fn of the accumulator after the last pass, backward count then)."""
-        self._lists: dict[tuple[str, int, str], tuple[int, int, int]] = {}
-        """(file, line, list) -> (id of the list, its length, backward count) after the last append."""
+        self._lists: dict[tuple[str, int, str], tuple[int, int, int, weakref.ref[torch.Tensor]]] = {}
+        """(file, line, list) -> (id of the list, its length, backward count, its last item) after the last
+        append; the item tells the same list from a new one that got a freed list's id."""
         self._flagged: set[tuple[str, str]] = set()
 
     def subscribe(self, events: Instrument) -> None:
@@ -69,7 +95,7 @@ class GraphRetained(Check, Subscriber):
         appends = info.appends
         if info.accumulates is not None:
             target, added = info.accumulates
-            value = resolve(frame, target)
+            value = _accumulated(frame, target)
             if isinstance(value, list):  # `losses += [loss]`
                 appends = (target, added.removeprefix("[").removesuffix("]"))
         if info.accumulates is not None and appends is None:
@@ -83,20 +109,21 @@ class GraphRetained(Check, Subscriber):
             if last is None or last[1] == self._backwards:
                 return
             if any(nxt is last[0] for nxt, _ in node.next_functions):
-                self._report(ctx, frame, line, target, added, f"{target} += {added}.item()")
+                self._report(ctx, frame, line, target, added, f"{target} += {_operand(added)}.item()")
         elif appends is not None:
             owner, added = appends
-            lst = resolve(frame, owner)
+            lst = _accumulated(frame, owner)
             key = (file, line, owner)
             if not isinstance(lst, list) or not lst or not _has_graph(lst[-1]):
                 self._lists.pop(key, None)
                 return
             last = self._lists.get(key)
-            self._lists[key] = (id(lst), len(lst), self._backwards)
+            self._lists[key] = (id(lst), len(lst), self._backwards, weakref.ref(lst[-1]))
             if last is None or last[2] == self._backwards:
                 return
-            if last[0] == id(lst) and last[1] < len(lst) and _has_graph(lst[last[1] - 1]):
-                self._report(ctx, frame, line, owner, added, f"{owner}.append({added}.item())")
+            if last[0] == id(lst) and last[1] < len(lst) and lst[last[1] - 1] is last[3]() \
+                    and _has_graph(lst[last[1] - 1]):
+                self._report(ctx, frame, line, owner, added, f"{owner}.append({_operand(added)}.item())")
 
     def _report(self, ctx: Session, frame: types.FrameType, line: int, name: str, added: str,
                 fixed: str) -> None:
@@ -109,6 +136,7 @@ class GraphRetained(Check, Subscriber):
             "value": added,
             "code": line_info(ctx, frame, line).code,
             "fixed": fixed,
+            "operand": _operand(added),
         }
         tensors = (name, added) if added.isidentifier() else (name,)
         self.flag(ctx, "warning", data, tensors, line=line)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
+from tensorscope.checks import _inplace_calls
 from tensorscope.checks._source import AfterLine, Names, line_info, resolve, user_frames
 from tensorscope.checks.base import Check
 from tensorscope.engine.collect import CONTAINER_ITEMS, iter_named_tensors, scope_of
@@ -188,6 +189,8 @@ class InplaceSavedTensor(Check):
         """The data of every warning raised, to explain a later backward() failure."""
         self._freed: set[tuple[int, int]] = set()
         """(id, sequence number) of nodes whose saved values a backward() freed (probing them raises)."""
+        self._calls: dict[tuple[str, int], tuple[_inplace_calls.Candidate, ...]] = {}
+        """(file, line) -> the calls on that line that may change their first argument in place."""
         self._held: dict[tuple[int, int], frozenset[int]] = {}
         """(id, sequence number) of a node -> the addresses of its saved tensors and their storages, read at
         an earlier probe (a node's saved tensors never change): a later probe for another tensor skips it."""
@@ -200,10 +203,15 @@ class InplaceSavedTensor(Check):
             done = self._after.advance(frame, line)
             if done is not None:
                 self._finished(ctx, *done)
-        if info.inplace:
+        key = (frame.f_code.co_filename, line)
+        calls = self._calls.get(key)
+        if calls is None:
+            calls = self._calls[key] = _inplace_calls.candidates(info.code)
+        changed = _inplace_calls.changed_args(frame, calls) if calls else ()
+        if info.inplace or changed:
             watched = []
             local = frame.f_locals
-            for name in info.inplace:
+            for name in dict.fromkeys(info.inplace + changed):
                 t = resolve(frame, name, local)
                 if is_a(t, torch.Tensor) and not t.is_inference():
                     watched.append((name, t, t._version, _storage_id(t)))
@@ -217,6 +225,7 @@ class InplaceSavedTensor(Check):
         self._seen.clear()
         self._freed.clear()
         self._held.clear()
+        self._calls.clear()
 
     def _finished(self, ctx: Session, frame: types.FrameType, line: int,
                   watched: list[tuple[str, torch.Tensor, int, int | None]]) -> None:

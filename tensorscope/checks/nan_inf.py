@@ -181,13 +181,22 @@ class NanInf(Check, Subscriber):
 
     def on_resume(self, ctx: Session, frame: types.FrameType, lines: frozenset[int]) -> None:
         """After unobserved passes of a loop: NaN and Inf persist, so the names its lines bind (and the
-        parameters of the optimizers they step) are checked now, each at the first line binding it."""
+        parameters of the optimizers they step) are checked now, each at the first line binding it.
+        What the loop's lines making deliberate infinities hold now is marked first: `logits = f(x)` then
+        `logits[logits < v] = -inf` leaves the mask in `logits`, which the first line did not make."""
+        rans = []
         for line in sorted(lines):
             info = line_info(ctx, frame, line)
             if not info.continuation:
                 key = (frame.f_code.co_filename, line)
-                ran = Ran(key, info, self._intent.source(key, info))
-                self._finished(ctx, frame, line, ran, always=True)
+                rans.append((line, Ran(key, info, self._intent.source(key, info))))
+        for line, ran in rans:
+            if ran.src.literal or ran.key in self._intent.carry:
+                self._mark_returned(frame, line, ran)
+                if ran.src.marks:
+                    self._intent.mark_fills(frame, ran, frame.f_locals)
+        for line, ran in rans:
+            self._finished(ctx, frame, line, ran, always=True)
 
     def _finished(self, ctx: Session, frame: types.FrameType, line: int, ran: Ran,
                   always: bool = False) -> None:

@@ -346,9 +346,9 @@ CATALOGUE: dict[str, Entry] = {
                   "计算图串在一起，内存随每次迭代增长。",
         },
         fix={
-            "en": "Keep a plain number: `{fixed}` (or `{value}.detach()` to keep a tensor without its "
+            "en": "Keep a plain number: `{fixed}` (or `{operand}.detach()` to keep a tensor without its "
                   "graph).",
-            "zh": "只保存数值：`{fixed}`（或用 `{value}.detach()` 保留不带计算图的张量）。",
+            "zh": "只保存数值：`{fixed}`（或用 `{operand}.detach()` 保留不带计算图的张量）。",
         },
     ),
     "nan-inf": Entry(
