@@ -1,4 +1,4 @@
-"""Regenerate tensorscope/engine/simcuda_ops.py: PyTorch's device checks on CUDA, from torchgen's own codegen.
+"""Regenerate tensorscope/engine/simcuda/ops.py: PyTorch's CUDA device checks, from torchgen's own codegen.
 
 Run with a Python that has torch (for torchgen) and PyYAML:  python tools/gen_simcuda_ops.py
 """
@@ -18,7 +18,7 @@ from torchgen.model import DispatchKey
 from torchgen.selective_build.selector import SelectiveBuilder
 from torchgen.utils import Target
 
-OUT = Path(__file__).resolve().parent.parent / "tensorscope" / "engine" / "simcuda_ops.py"
+OUT = Path(__file__).resolve().parent.parent / "tensorscope" / "engine" / "simcuda" / "ops.py"
 
 
 def generated_cuda_wrappers() -> tuple[str, str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tensorscope.checks.naming import strip_comment
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 __all__ = ["Origin", "origin_of"]
 
@@ -110,7 +110,7 @@ def _globals_rebound(tree: ast.Module, name: str) -> bool:
     return any(isinstance(n, ast.Global) and name in n.names for n in ast.walk(tree))
 
 
-def _binding_line(ctx: Session, frame: types.FrameType, name: str) -> int | None:
+def _binding_line(ctx: RunContext, frame: types.FrameType, name: str) -> int | None:
     """The one line of `frame`'s scope that binds `name`; None when there are several (or none)."""
     try:
         tree = ast.parse(ctx.source_of(frame.f_code))
@@ -123,7 +123,7 @@ def _binding_line(ctx: Session, frame: types.FrameType, name: str) -> int | None
     return lines[0] if len(lines) == 1 else None
 
 
-def origin_of(ctx: Session, tensor: Any, name: str, frame: types.FrameType | None) -> Origin | None:
+def origin_of(ctx: RunContext, tensor: Any, name: str, frame: types.FrameType | None) -> Origin | None:
     """The line of an outer user function that bound `tensor`, which the failing `frame` received as its
     parameter `name`; None when it was made in `frame` itself or cannot be told for sure."""
     if frame is None or not name.isidentifier() or name not in _parameters(frame.f_code):

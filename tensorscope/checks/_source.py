@@ -20,7 +20,7 @@ from tensorscope.engine.instrument import static_value
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _EXPLICIT_DIMS = re.compile(r"\bNone\b|unsqueeze|newaxis|\bouter\b|einsum|\bger\b")
 
@@ -57,7 +57,7 @@ _cache: dict[tuple[str, int], LineInfo] = {}
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
-def line_info(ctx: Session, frame: types.FrameType, line: int) -> LineInfo:
+def line_info(ctx: RunContext, frame: types.FrameType, line: int) -> LineInfo:
     """The parsed summary of `line` in `frame`'s file (cached)."""
     key = (frame.f_code.co_filename, line)
     info = _cache.get(key)
@@ -238,7 +238,7 @@ def instance_dict(obj: Any) -> dict[str, Any] | None:
     return d if type(d) is dict else None
 
 
-def user_frames(ctx: Session, frame: types.FrameType | None = None) -> list[types.FrameType]:
+def user_frames(ctx: RunContext, frame: types.FrameType | None = None) -> list[types.FrameType]:
     """The user's frames from the innermost outwards."""
     frames: list[types.FrameType] = []
     for start in (frame, ctx.user_frame()):
@@ -253,7 +253,7 @@ def user_frames(ctx: Session, frame: types.FrameType | None = None) -> list[type
 class Names:
     """Finds the user's names for tensors by identity (and by storage, for aliases) in their frames."""
 
-    def __init__(self, ctx: Session, frame: types.FrameType | None = None,
+    def __init__(self, ctx: RunContext, frame: types.FrameType | None = None,
                  namespace: dict[str, Any] | None = None) -> None:
         self._by_id: dict[int, str] = {}
         self._by_ptr: dict[tuple[int, tuple[int, ...]], str] = {}

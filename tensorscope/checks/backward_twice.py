@@ -16,7 +16,7 @@ from tensorscope.engine.collect import iter_named_tensors
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _TEXT = "Trying to backward through the graph a second time"
 _USER_FRAMES = 3
@@ -149,7 +149,7 @@ class BackwardTwice(Check):
 
     code: ClassVar[str] = "backward-twice"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError) or _TEXT not in str(exc):
             return False

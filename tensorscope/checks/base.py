@@ -10,7 +10,7 @@ from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, Severity
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 
 class Check(Monitor):
@@ -20,7 +20,7 @@ class Check(Monitor):
     _caught: tuple[int, str] | None = None
     """While `on_caught` runs: where the script caught the exception (line, file or "")."""
 
-    def on_caught(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int,
+    def on_caught(self, ctx: RunContext, exc: BaseException, frame: types.FrameType, line: int,
                   caught: tuple[int, str]) -> bool:
         """Explains a caught exception as an uncaught one, the flag saying where it was caught."""
         self._caught = caught
@@ -31,7 +31,7 @@ class Check(Monitor):
 
     def flag(
         self,
-        ctx: Session,
+        ctx: RunContext,
         severity: Severity,
         data: dict[str, str],
         tensors: tuple[str, ...] = (),

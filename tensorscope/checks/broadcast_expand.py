@@ -33,7 +33,7 @@ from tensorscope.engine.instrument import (
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _SYMBOLS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _UNKNOWN = object()
@@ -103,7 +103,7 @@ class BroadcastExpand(Check, Subscriber):
     code: ClassVar[str] = "broadcast-expand"
 
     def __init__(self) -> None:
-        self._ctx: Session | None = None
+        self._ctx: RunContext | None = None
         self._flagged: set[tuple[str, int]] = set()
         self._inline: set[tuple[str, int]] = set()
         """Lines that call a loss module they build (`nn.MSELoss()(pred, y)`): no hook of ours sees it."""
@@ -115,7 +115,7 @@ class BroadcastExpand(Check, Subscriber):
 
     # --- which lines need their operators seen ------------------------------------------------------
 
-    def _gate(self, ctx: Session, frame: types.FrameType, line: int) -> LineCheck | None:
+    def _gate(self, ctx: RunContext, frame: types.FrameType, line: int) -> LineCheck | None:
         """For a line with `+ - * /` between operands that are not numbers: a check, run at each start of
         the line, of whether they may be a column and a vector (read without running anything). A line
         that calls a loss module it builds (`nn.MSELoss()(pred, y)`) is seen until it is flagged."""
@@ -161,13 +161,13 @@ class BroadcastExpand(Check, Subscriber):
 
     # --- events -------------------------------------------------------------------------------------
 
-    def _operator(self, ctx: Session, symbol: str, a: torch.Tensor, b: torch.Tensor, out: Any,
+    def _operator(self, ctx: RunContext, symbol: str, a: torch.Tensor, b: torch.Tensor, out: Any,
                   caller: types.FrameType) -> None:
         if not ctx.is_user_code(caller.f_code) or is_disguise(caller.f_code):
             return  # an operator inside a library
         self._seen(ctx, symbol, a, b, out, caller, direct=True)
 
-    def _loss(self, ctx: Session, name: str, a: torch.Tensor, b: torch.Tensor, caller: types.FrameType,
+    def _loss(self, ctx: RunContext, name: str, a: torch.Tensor, b: torch.Tensor, caller: types.FrameType,
               direct: bool) -> None:
         if direct and not ctx.is_user_code(caller.f_code):
             f = caller.f_back
@@ -178,7 +178,7 @@ class BroadcastExpand(Check, Subscriber):
             caller = f  # a loss module built on the user's line: no hook saw it
         self._seen(ctx, name, a, b, None, caller, direct=False)
 
-    def _seen(self, ctx: Session, op: str, a: torch.Tensor, b: torch.Tensor, out: Any,
+    def _seen(self, ctx: RunContext, op: str, a: torch.Tensor, b: torch.Tensor, out: Any,
               frame: types.FrameType, direct: bool) -> None:
         pair = _column_and_vector(a, b)
         if pair is None:

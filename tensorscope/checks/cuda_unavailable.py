@@ -13,7 +13,7 @@ from tensorscope.checks.culprits import frames_after
 from tensorscope.checks.naming import Line, call_receiver, look
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _TEXTS = re.compile(
     "|".join([
@@ -115,7 +115,7 @@ class CudaUnavailable(Check):
 
     code: ClassVar[str] = "cuda-unavailable"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError | AssertionError | AttributeError | ValueError):
             return False

@@ -14,7 +14,7 @@ from tensorscope.checks.culprits import Operand, involved
 from tensorscope.checks.naming import Line, call_receiver, calls_named, describe, look, peel
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _SAME_DEVICE = re.compile(
     r"Expected all tensors to be on the same device"
@@ -132,7 +132,7 @@ class DeviceMismatch(Check):
 
     code: ClassVar[str] = "device-mismatch"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError | TypeError | ValueError):
             return False

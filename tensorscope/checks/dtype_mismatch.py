@@ -31,7 +31,7 @@ from tensorscope.checks.naming import (
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _MIXED = [re.compile(p) for p in (
     r"must have the same dtype, but got (?P<d1>\w+) and (?P<d2>\w+)",
@@ -104,7 +104,7 @@ class DtypeMismatch(Check):
 
     # --- errors PyTorch raises ---------------------------------------------------------------------
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError | ValueError):
             return False
@@ -166,7 +166,7 @@ class DtypeMismatch(Check):
 
     # --- silent promotion to float64 ---------------------------------------------------------------
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         pending = self._pending
         if pending:
             done = pending.pop(frame, None)
@@ -186,13 +186,13 @@ class DtypeMismatch(Check):
             old = tuple(id(_value(frame, t)) for t in plan[0])
             pending[frame] = (line, plan[0], snapshot, old)
 
-    def on_finish(self, ctx: Session) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         pending, self._pending = self._pending, {}
         for frame, done in pending.items():
             if frame.f_code.co_name == "<module>":  # the script's last line was an assignment
                 self._check_promotion(ctx, frame, *done)
 
-    def _prune(self, ctx: Session, frame: types.FrameType) -> None:
+    def _prune(self, ctx: RunContext, frame: types.FrameType) -> None:
         """Finish the lines of frames that have returned (keeps only the current frame's callers)."""
         alive: set[types.FrameType] = set()
         f: types.FrameType | None = frame
@@ -203,7 +203,7 @@ class DtypeMismatch(Check):
             done = self._pending.pop(stale)
             self._check_promotion(ctx, stale, *done)  # the frame returned right after that line
 
-    def _check_promotion(self, ctx: Session, frame: types.FrameType, line: int,
+    def _check_promotion(self, ctx: RunContext, frame: types.FrameType, line: int,
                          targets: list[ast.expr], before: list[tuple[str, str]], old: tuple[int, ...]
                          ) -> None:
         for target, old_id in zip(targets, old, strict=True):

@@ -34,7 +34,7 @@ from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _COPY_NUMEL = 1024
 """Hand-made leaves (not `nn.Parameter`) up to this size are also compared by value, to see updates that
@@ -177,7 +177,7 @@ class GradAccumulation(Check, Subscriber):
         events.on_backward(self._before, self._after_call)
         events.on_optimizer_step(self._before_step)
 
-    def on_finish(self, ctx: Session) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         try:
             self._settle(ctx, final=True)
         finally:
@@ -186,12 +186,12 @@ class GradAccumulation(Check, Subscriber):
             self._globals = None
             forget_walk()
 
-    def on_line(self, ctx: Session, frame: Any, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: Any, line: int) -> None:
         if self._stale:  # nothing to do in a clean run
             with torch._C.DisableTorchFunction():
                 self._settle(ctx)
 
-    def on_gap(self, ctx: Session) -> None:
+    def on_gap(self, ctx: RunContext) -> None:
         """Unobserved passes start: whatever clears or uses a pending sum there goes unseen, and so do the
         backward() and step() calls that would keep the records true."""
         for rec in self._written.values():
@@ -199,7 +199,7 @@ class GradAccumulation(Check, Subscriber):
         for stale in self._stale:
             stale.dark = True
 
-    def on_resume(self, ctx: Session, frame: Any, lines: frozenset[int]) -> None:
+    def on_resume(self, ctx: RunContext, frame: Any, lines: frozenset[int]) -> None:
         """Observed again: a pending sum whose parameter was updated or whose `.grad` changed in between is
         dropped (was it cleared first?), one still held as it was is watched as before."""
         if self._stale:
@@ -210,17 +210,17 @@ class GradAccumulation(Check, Subscriber):
 
     # --- backward -----------------------------------------------------------------------------------
 
-    def _before(self, ctx: Session, call: BackwardCall) -> None:
+    def _before(self, ctx: RunContext, call: BackwardCall) -> None:
         if call.kind != "grad":  # autograd.grad() writes no .grad
             args, kwargs = call.autograd_args()
             call.notes[self.code] = self._before_backward(ctx, args, kwargs, call.line)
 
-    def _after_call(self, ctx: Session, call: BackwardCall) -> None:
+    def _after_call(self, ctx: RunContext, call: BackwardCall) -> None:
         note = call.notes.get(self.code)
         if note is not None and call.error is None:
             self._after_backward(ctx, *note, call.line)
 
-    def _before_backward(self, ctx: Session, args: tuple[Any, ...], kwargs: dict[str, Any], line: int
+    def _before_backward(self, ctx: RunContext, args: tuple[Any, ...], kwargs: dict[str, Any], line: int
                          ) -> tuple[list[torch.Tensor], _Sum | None, _Sum | None]:
         if self._globals is None:
             frames = user_frames(ctx)
@@ -237,7 +237,7 @@ class GradAccumulation(Check, Subscriber):
             stale = self._sum(names, [leaf for leaf, updated in held if updated], where)
             return leaves, accumulated, stale
 
-    def _after_backward(self, ctx: Session, leaves: list[torch.Tensor], accumulated: _Sum | None,
+    def _after_backward(self, ctx: RunContext, leaves: list[torch.Tensor], accumulated: _Sum | None,
                         stale: _Sum | None, line: int) -> None:
         with torch._C.DisableTorchFunction():
             self._record(leaves)
@@ -277,7 +277,7 @@ class GradAccumulation(Check, Subscriber):
         return _Sum(leaves, [names.name(t) for t in leaves], values, where)
 
     @staticmethod
-    def _where(ctx: Session) -> tuple[str, str]:
+    def _where(ctx: RunContext) -> tuple[str, str]:
         """(file as a Flag shows it, function) of the line running now."""
         file, _line, function = ctx.location()
         return ("" if file == ctx.target.display else file), function
@@ -294,7 +294,7 @@ class GradAccumulation(Check, Subscriber):
 
     # --- confirming stale sums ------------------------------------------------------------------------
 
-    def _before_step(self, ctx: Session, optimizer: torch.optim.Optimizer) -> None:
+    def _before_step(self, ctx: RunContext, optimizer: torch.optim.Optimizer) -> None:
         """An optimizer is about to update: a stale sum it is given is a mistake; a cleared one is not.
         Its parameters count as updated from now on (a fused step leaves their `_version` alone)."""
         params = {id(p) for g in optimizer.param_groups for p in g.get("params", [])}
@@ -312,7 +312,7 @@ class GradAccumulation(Check, Subscriber):
                 self._confirm(ctx, stale, used)
         self._stale = [s for s in self._stale if not s.done]
 
-    def _settle(self, ctx: Session, final: bool = False) -> None:
+    def _settle(self, ctx: RunContext, final: bool = False) -> None:
         """Before a backward() (or at the end): confirm the stale sums an update has used since (naming the
         leaves updated and those still holding theirs), forget the leaves whose sum was cleared."""
         for stale in self._stale:
@@ -334,11 +334,11 @@ class GradAccumulation(Check, Subscriber):
                 stale.keep(keep)
         self._stale = [s for s in self._stale if not s.done]
 
-    def _confirm(self, ctx: Session, stale: _Stale, used: list[int]) -> None:
+    def _confirm(self, ctx: RunContext, stale: _Stale, used: list[int]) -> None:
         stale.done = True
         self._report(ctx, "warning", stale.line, stale.found, used)
 
-    def _report(self, ctx: Session, severity: str, line: int, found: _Sum, indices: list[int]) -> None:
+    def _report(self, ctx: RunContext, severity: str, line: int, found: _Sum, indices: list[int]) -> None:
         key = (line, severity)
         if key in self._flagged:
             return

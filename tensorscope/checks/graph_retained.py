@@ -22,7 +22,7 @@ from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 
 def _has_graph(value: Any) -> bool:
@@ -71,11 +71,11 @@ class GraphRetained(Check, Subscriber):
     def subscribe(self, events: Instrument) -> None:
         events.on_backward(after=self._count)
 
-    def _count(self, ctx: Session, call: BackwardCall) -> None:
+    def _count(self, ctx: RunContext, call: BackwardCall) -> None:
         if call.error is None:
             self._backwards += 1
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
         if info.continuation:
             return
@@ -85,12 +85,12 @@ class GraphRetained(Check, Subscriber):
         if info.accumulates is not None or info.appends is not None:
             self._after.pending = (frame, line, info)
 
-    def on_finish(self, ctx: Session) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         self._after.pending = None
         self._sums.clear()
         self._lists.clear()
 
-    def _finished(self, ctx: Session, frame: types.FrameType, line: int, info: LineInfo) -> None:
+    def _finished(self, ctx: RunContext, frame: types.FrameType, line: int, info: LineInfo) -> None:
         file = frame.f_code.co_filename
         appends = info.appends
         if info.accumulates is not None:
@@ -125,7 +125,7 @@ class GraphRetained(Check, Subscriber):
                     and _has_graph(lst[last[1] - 1]):
                 self._report(ctx, frame, line, owner, added, f"{owner}.append({_operand(added)}.item())")
 
-    def _report(self, ctx: Session, frame: types.FrameType, line: int, name: str, added: str,
+    def _report(self, ctx: RunContext, frame: types.FrameType, line: int, name: str, added: str,
                 fixed: str) -> None:
         key = (frame.f_code.co_filename, name)
         if key in self._flagged:

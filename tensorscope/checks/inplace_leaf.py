@@ -11,7 +11,7 @@ from tensorscope.checks.base import Check
 from tensorscope.checks.naming import Line, describe, look
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _TEXT = re.compile(
     r"a (?:view of a )?leaf Variable that requires grad is being used in an in-place operation"
@@ -59,7 +59,7 @@ class InplaceLeaf(Check):
 
     code: ClassVar[str] = "inplace-leaf"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError) or not _TEXT.search(str(exc)):
             return False

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks import _inplace_calls
+import tensorscope.checks._inplace_calls as _inplace_calls
 from tensorscope.checks._source import AfterLine, Names, line_info, resolve, user_frames
 from tensorscope.checks.base import Check
 from tensorscope.engine.collect import CONTAINER_ITEMS, iter_named_tensors, scope_of
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _MARK = "modified by an inplace operation"
 _FREED = "have already been freed"
@@ -195,7 +195,7 @@ class InplaceSavedTensor(Check):
         """(id, sequence number) of a node -> the addresses of its saved tensors and their storages, read at
         an earlier probe (a node's saved tensors never change): a later probe for another tensor skips it."""
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
         if info.continuation:
             return
@@ -218,7 +218,7 @@ class InplaceSavedTensor(Check):
             if watched:
                 self._after.pending = (frame, line, watched)
 
-    def on_finish(self, ctx: Session) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         done, self._after.pending = self._after.pending, None
         if done is not None:  # the script's last line changed a tensor in place
             self._finished(ctx, *done)
@@ -227,7 +227,7 @@ class InplaceSavedTensor(Check):
         self._held.clear()
         self._calls.clear()
 
-    def _finished(self, ctx: Session, frame: types.FrameType, line: int,
+    def _finished(self, ctx: RunContext, frame: types.FrameType, line: int,
                   watched: list[tuple[str, torch.Tensor, int, int | None]]) -> None:
         for name, t, version, storage in watched:
             if t._version == version or (t.is_leaf and t.requires_grad):
@@ -255,7 +255,7 @@ class InplaceSavedTensor(Check):
             self._seen.append(data | {"op": _op_name(found.saver), "dims": found.shape})
             self.flag(ctx, "warning", data, (name,), line=line)
 
-    def _probe(self, ctx: Session, frame: types.FrameType, t: torch.Tensor,
+    def _probe(self, ctx: RunContext, frame: types.FrameType, t: torch.Tensor,
                targets: frozenset[int] | None = None) -> _Found | None:
         """Ask the graphs in scope whether one saved `t` before it changed (PyTorch's check answers).
         `targets`: the addresses of `t` and its storage; a node whose saved tensors were read before and
@@ -311,7 +311,7 @@ class InplaceSavedTensor(Check):
                     stack.append(nxt)
         return None
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError) or _MARK not in str(exc):
             return False
@@ -342,7 +342,7 @@ class InplaceSavedTensor(Check):
         self.flag(ctx, "error", data, tensors, line=line)
         return True
 
-    def _name_by_shape(self, ctx: Session, frame: types.FrameType | None, dims: str) -> str | None:
+    def _name_by_shape(self, ctx: RunContext, frame: types.FrameType | None, dims: str) -> str | None:
         """The one tensor in scope with this shape whose version moved past 0, if there is exactly one."""
         names = Names(ctx, frame)
         found = []

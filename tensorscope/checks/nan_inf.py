@@ -23,7 +23,7 @@ from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _MAX_NUMEL = 10_000_000
 _EVERY = 10
@@ -112,7 +112,7 @@ class NanInf(Check, Subscriber):
     def subscribe(self, events: Instrument) -> None:
         events.on_backward(self._before, self._after_call)
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
         if info.continuation:
             return
@@ -170,16 +170,16 @@ class NanInf(Check, Subscriber):
                 if isinstance(total, float) and math.isinf(total):
                     judge.deliberate(value)
 
-    def on_gap(self, ctx: Session) -> None:
+    def on_gap(self, ctx: RunContext) -> None:
         self._outer.clear()
 
-    def on_finish(self, ctx: Session) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         self._outer.clear()
         done, self._after.pending = self._after.pending, None
         if done is not None:
             self._finished(ctx, *done)
 
-    def on_resume(self, ctx: Session, frame: types.FrameType, lines: frozenset[int]) -> None:
+    def on_resume(self, ctx: RunContext, frame: types.FrameType, lines: frozenset[int]) -> None:
         """After unobserved passes of a loop: NaN and Inf persist, so the names its lines bind (and the
         parameters of the optimizers they step) are checked now, each at the first line binding it.
         What the loop's lines making deliberate infinities hold now is marked first: `logits = f(x)` then
@@ -198,7 +198,7 @@ class NanInf(Check, Subscriber):
         for line, ran in rans:
             self._finished(ctx, frame, line, ran, always=True)
 
-    def _finished(self, ctx: Session, frame: types.FrameType, line: int, ran: Ran,
+    def _finished(self, ctx: RunContext, frame: types.FrameType, line: int, ran: Ran,
                   always: bool = False) -> None:
         """`line` of `frame` has run: check what it bound (and the parameters it stepped, when due)."""
         local = frame.f_locals
@@ -217,7 +217,7 @@ class NanInf(Check, Subscriber):
             if is_a(opt, torch.optim.Optimizer) and (always or self._due("step")):
                 self._check_params(ctx, frame, opt, line)
 
-    def _check_params(self, ctx: Session, frame: types.FrameType, opt: torch.optim.Optimizer,
+    def _check_params(self, ctx: RunContext, frame: types.FrameType, opt: torch.optim.Optimizer,
                       line: int) -> None:
         params = [p for g in opt.param_groups for p in g.get("params", []) if is_a(p, torch.Tensor)]
         bad = _bad_among(params)
@@ -227,7 +227,7 @@ class NanInf(Check, Subscriber):
         for p in bad:
             self._check(ctx, names.name(p), p, line)
 
-    def _check(self, ctx: Session, name: str, t: torch.Tensor, line: int | None,
+    def _check(self, ctx: RunContext, name: str, t: torch.Tensor, line: int | None,
                judge: Judge | None = None) -> None:
         """Flag `name` when `t` holds NaN, or Inf the line did not put there on purpose (`judge`)."""
         if name in self._flagged:
@@ -258,11 +258,11 @@ class NanInf(Check, Subscriber):
             data.update(variant="from-mask", mask=mask)
         self.flag(ctx, "warning", data, (name,), line=line)
 
-    def _before(self, ctx: Session, call: BackwardCall) -> None:
+    def _before(self, ctx: RunContext, call: BackwardCall) -> None:
         if call.kind != "grad":
             call.notes[self.code] = self._leaves_due(*call.autograd_args())
 
-    def _after_call(self, ctx: Session, call: BackwardCall) -> None:
+    def _after_call(self, ctx: RunContext, call: BackwardCall) -> None:
         leaves = call.notes.get(self.code)
         if leaves and call.error is None:
             self._check_grads(ctx, leaves)
@@ -275,7 +275,7 @@ class NanInf(Check, Subscriber):
                 return leaves_written(args, kwargs)
         return []
 
-    def _check_grads(self, ctx: Session, leaves: list[torch.Tensor]) -> None:
+    def _check_grads(self, ctx: RunContext, leaves: list[torch.Tensor]) -> None:
         grads = [leaf.grad for leaf in leaves]
         bad_grads = _bad_among([g for g in grads if g is not None])
         if not bad_grads:

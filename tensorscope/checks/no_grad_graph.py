@@ -17,7 +17,7 @@ from tensorscope.engine.collect import iter_named_tensors
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _TEXT = re.compile(r"element \d+ of tensors does not require grad and does not have a grad_fn")
 _NO_GRAD = ("no_grad", "inference_mode")
@@ -188,7 +188,7 @@ class NoGradGraph(Check):
 
     code: ClassVar[str] = "no-grad-graph"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError) or not _TEXT.search(str(exc)):
             return False

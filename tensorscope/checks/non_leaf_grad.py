@@ -16,7 +16,7 @@ from tensorscope.checks.base import Check
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 
 class NonLeafGrad(Check):
@@ -28,7 +28,7 @@ class NonLeafGrad(Check):
     def __init__(self) -> None:
         self._flagged: set[tuple[str, int, str]] = set()
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         info = line_info(ctx, frame, line)
         if not info.grad_reads:
             return

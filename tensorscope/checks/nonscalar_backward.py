@@ -10,7 +10,7 @@ from tensorscope.checks.culprits import backward_target
 from tensorscope.checks.naming import describe, look
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 _TEXT = "grad can be implicitly created only for scalar outputs"
 
@@ -20,7 +20,7 @@ class NonscalarBackward(Check):
 
     code: ClassVar[str] = "nonscalar-backward"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError) or _TEXT not in str(exc):
             return False

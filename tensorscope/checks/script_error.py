@@ -15,7 +15,7 @@ from tensorscope.engine.collect import grad_of
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 MAX_MESSAGE = 300
 """Longer exception messages are shortened in the flag (the trace keeps the full text)."""
@@ -60,12 +60,12 @@ class ScriptError(Check):
 
     code: ClassVar[str] = "script-error"
 
-    def on_caught(self, ctx: Session, exc: BaseException, frame: types.FrameType, line: int,
+    def on_caught(self, ctx: RunContext, exc: BaseException, frame: types.FrameType, line: int,
                   caught: tuple[int, str]) -> bool:
         """A caught exception is the script's business (KeyError, StopIteration...): no flag."""
         return False
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if isinstance(exc, SystemExit):
             return False

@@ -16,7 +16,7 @@ from tensorscope.checks.naming import Line, call_receiver, calls_named, describe
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
 Data = dict[str, str]
 Handler = Callable[["Line", BaseException, "types.FrameType | None", str], "Data | None"]
@@ -145,7 +145,7 @@ class ShapeMismatch(Check):
 
     code: ClassVar[str] = "shape-mismatch"
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         if not isinstance(exc, RuntimeError | ValueError | IndexError):
             return False

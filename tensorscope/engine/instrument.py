@@ -37,15 +37,15 @@ from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.engine.session import Session
+    from tensorscope.engine.context import RunContext
 
-BackwardBefore = Callable[["Session", "BackwardCall"], None]
-BackwardAfter = Callable[["Session", "BackwardCall"], None]
-OpHandler = Callable[["Session", str, torch.Tensor, torch.Tensor, Any, types.FrameType], None]
-LossHandler = Callable[["Session", str, torch.Tensor, torch.Tensor, types.FrameType, bool], None]
-StepHandler = Callable[["Session", torch.optim.Optimizer], None]
+BackwardBefore = Callable[["RunContext", "BackwardCall"], None]
+BackwardAfter = Callable[["RunContext", "BackwardCall"], None]
+OpHandler = Callable[["RunContext", str, torch.Tensor, torch.Tensor, Any, types.FrameType], None]
+LossHandler = Callable[["RunContext", str, torch.Tensor, torch.Tensor, types.FrameType, bool], None]
+StepHandler = Callable[["RunContext", torch.optim.Optimizer], None]
 LineCheck = Callable[[types.FrameType], bool]
-LineGate = Callable[["Session", types.FrameType, int], "LineCheck | None"]
+LineGate = Callable[["RunContext", types.FrameType, int], "LineCheck | None"]
 _LinePlan = tuple[bool, tuple[LineCheck, ...], "str | None", "list[str] | None"]
 
 _BACKWARD_FUNCS: dict[Any, str] = {
@@ -106,7 +106,7 @@ class Subscriber:
         """Register handlers with `events` (called once, before the script starts)."""
 
 
-def _record(ctx: Session, who: str, exc: BaseException) -> None:
+def _record(ctx: RunContext, who: str, exc: BaseException) -> None:
     """An exception inside a handler is a bug of ours: recorded with its owner's name, never swallowed."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     ctx.internal_errors.append(f"{who}: {type(exc).__name__}: {exc}\n{text}")
@@ -134,7 +134,7 @@ class _NotFinished(RuntimeError):
     """The error an announced backward() is given when its end was never seen."""
 
 
-def _queue_end(done: Callable[[Session, BackwardCall], None], ctx: Session, call: BackwardCall) -> None:
+def _queue_end(done: Callable[[RunContext, BackwardCall], None], ctx: RunContext, call: BackwardCall) -> None:
     """Inside a backward() (a pre-hook of its root): `done(ctx, call)` once the backward pass ends."""
     torch.autograd.Variable._execution_engine.queue_callback(lambda: done(ctx, call))
 
@@ -316,7 +316,7 @@ class Instrument(Monitor):
         self.loss_handlers: list[LossHandler] = []
         self.step_handlers: list[StepHandler] = []
         self.gates: list[LineGate] = []
-        self._ctx: Session | None = None
+        self._ctx: RunContext | None = None
         self._tid = 0
         self._mode = _Mode(self)
         self._on = False
@@ -361,7 +361,7 @@ class Instrument(Monitor):
 
     # --- Monitor ------------------------------------------------------------------------------------
 
-    def activate(self, ctx: Session) -> ExitStack:
+    def activate(self, ctx: RunContext) -> ExitStack:
         self._ctx = ctx
         self._tid = threading.get_ident()
         stack = ExitStack()
@@ -373,7 +373,7 @@ class Instrument(Monitor):
             self.wants_lines = False  # (its _LineStart then only finds the mode off)
         return stack
 
-    def line_start(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def line_start(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         """Before the checks see a line: finish a backward() the previous line made, leave the mode unless
         this line (or the call it is in) needs it, and announce this line's plain `t.backward()`."""
         if threading.get_ident() != self._tid:
@@ -407,7 +407,7 @@ class Instrument(Monitor):
             need = True
         self._need = need
 
-    def plan_of(self, ctx: Session, frame: types.FrameType, line: int) -> _LinePlan:
+    def plan_of(self, ctx: RunContext, frame: types.FrameType, line: int) -> _LinePlan:
         """What `line` of `frame`'s file needs (computed once per line)."""
         key = (frame.f_code.co_filename, line)
         plan = self._plans.get(key)
@@ -415,17 +415,17 @@ class Instrument(Monitor):
             plan = self._plans[key] = self._plan(ctx, frame, line)
         return plan
 
-    def quiet_inner_line(self, ctx: Session, frame: types.FrameType, line: int) -> bool:
+    def quiet_inner_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> bool:
         return True  # (on_line only acts on what line_start decided)
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         """After the checks saw a line: enter the mode for it when it needs it."""
         if self._need and not self._on and self._can_push():
             torch._C._push_on_torch_function_stack(self._mode)
             self._on = True
             self._owner = frame
 
-    def on_gap(self, ctx: Session) -> None:
+    def on_gap(self, ctx: RunContext) -> None:
         """An unobserved pass starts: leave the mode and take our hooks away (its lines run at full speed;
         the next observed line puts back what it needs)."""
         self._pop()
@@ -442,18 +442,18 @@ class Instrument(Monitor):
         if hook is not None:
             hook.remove()
 
-    def on_finish(self, ctx: Session) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         self._pop()
         self._settle_pending(ctx, None)
 
-    def _backward_done(self, ctx: Session, call: BackwardCall) -> None:
+    def _backward_done(self, ctx: RunContext, call: BackwardCall) -> None:
         """The end of an announced backward() (PyTorch's end-of-backward callback)."""
         if self._pending is not None and self._pending[2] is call:
             self._pending = None
         call.notes.pop("_hook").remove()
         self._dispatch(ctx, call, 1)
 
-    def _settle_pending(self, ctx: Session, exc: BaseException | None) -> None:
+    def _settle_pending(self, ctx: RunContext, exc: BaseException | None) -> None:
         """The line of an announced backward() is over: when the backward did not end (it raised, or
         the graph was empty) the after-handlers see it with `error` set."""
         pending, self._pending = self._pending, None
@@ -468,7 +468,7 @@ class Instrument(Monitor):
 
     # --- the mode's life ----------------------------------------------------------------------------
 
-    def _plan(self, ctx: Session, frame: types.FrameType, line: int) -> _LinePlan:
+    def _plan(self, ctx: RunContext, frame: types.FrameType, line: int) -> _LinePlan:
         """What a line needs: the mode always, the mode when a gate's check says so, or (a plain
         `name.backward()`) only its receiver read at the line's start."""
         text = ctx.source_line(frame, line)
@@ -505,7 +505,7 @@ class Instrument(Monitor):
             handle.remove()
         self._hooked.clear()
 
-    def _announce(self, ctx: Session, frame: types.FrameType, line: int, receiver: str) -> bool:
+    def _announce(self, ctx: RunContext, frame: types.FrameType, line: int, receiver: str) -> bool:
         """Run the before-handlers of `receiver.backward()` now (its after-handlers run once the line is
         done); True when the receiver cannot be read without running code (then the mode sees the call)."""
         if self._pending is not None or self._busy:
@@ -590,11 +590,11 @@ class Instrument(Monitor):
         finally:
             self._busy = False
 
-    def _dispatch(self, ctx: Session, call: BackwardCall, which: int) -> None:
+    def _dispatch(self, ctx: RunContext, call: BackwardCall, which: int) -> None:
         """The before (0) or after (1) handlers of a backward() call, outside any mode and tracing."""
         _untraced(self._dispatch_backward, ctx, call, which)
 
-    def _dispatch_backward(self, ctx: Session, call: BackwardCall, which: int) -> None:
+    def _dispatch_backward(self, ctx: RunContext, call: BackwardCall, which: int) -> None:
         with torch._C.DisableTorchFunction():
             for pair in self.backward_handlers:
                 handler = pair[which]
@@ -674,15 +674,15 @@ class _LineStart(Monitor):
     def __init__(self, layer: Instrument) -> None:
         self.layer = layer
 
-    def on_line(self, ctx: Session, frame: types.FrameType, line: int) -> None:
+    def on_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> None:
         self.layer.line_start(ctx, frame, line)
 
-    def quiet_inner_line(self, ctx: Session, frame: types.FrameType, line: int) -> bool:
+    def quiet_inner_line(self, ctx: RunContext, frame: types.FrameType, line: int) -> bool:
         """A lambda's line with no operator, loss or backward() to watch: the mode's decision stays."""
         need, checkers, receiver, callees = self.layer.plan_of(ctx, frame, line)
         return not (need or checkers or receiver is not None or callees)
 
-    def on_exception(self, ctx: Session, exc: BaseException, frame: types.FrameType | None,
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         self.layer._pop()  # the checks explain the script's error outside the mode
         self.layer._settle_pending(ctx, exc)

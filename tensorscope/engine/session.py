@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import torch
 
-from tensorscope.engine import fastpath
+import tensorscope.engine.fastpath as fastpath
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.caught import CaughtPitfalls, readable
 from tensorscope.engine.collect import StatsCache, collect, scope_of

@@ -7,7 +7,7 @@ and `.numpy()` as on a GPU. A call that mixes devices runs under a TorchDispatch
 op with PyTorch's own rules and error texts (and lets CPU 0-dim scalars through as PyTorch does); gradients
 take their leaf's device after `backward()`. `torch.cuda.is_available()` and friends answer as a one-GPU
 machine. Factories follow the script's default device (`torch.set_default_device("cuda")`, `with
-torch.device("cuda"):`; `simcuda_default`). All of it holds only in the script's thread and only while the
+torch.device("cuda"):`; `default.py`). All of it holds only in the script's thread and only while the
 script runs.
 """
 
@@ -22,9 +22,10 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from tensorscope.engine.instrument import call_as, caller_of_op
-from tensorscope.engine.simcuda_checks import CPU, DeviceDispatch, legacy_type, storage_of, tensors_in
-from tensorscope.engine.simcuda_default import check_generator, default_device_for, kept_default_device
-from tensorscope.engine.simcuda_queries import (
+from tensorscope.engine.simcuda.default import check_generator, default_device_for, kept_default_device
+from tensorscope.engine.simcuda.devices import CPU, DeviceTable, storage_of, tensors_in
+from tensorscope.engine.simcuda.dispatch import DeviceDispatch, legacy_type
+from tensorscope.engine.simcuda.queries import (
     DEVICE_NAME,
     LOCAL,
     patched_device_queries,
@@ -50,7 +51,7 @@ def simulated_device(t: torch.Tensor) -> torch.device:
     return sim.device_of(t) if sim is not None else t.device
 
 
-class SimulatedCuda:
+class SimulatedCuda(DeviceTable):
     """One simulated GPU for one run of a script; `activate()` in the script's thread while it runs."""
 
     def __init__(self) -> None:
@@ -58,53 +59,8 @@ class SimulatedCuda:
             raise SimulateCudaError(
                 "--simulate-cuda is for machines without a GPU, and this one has CUDA: run without it"
             )
-        self._devices: dict[weakref.ref[Any], torch.device] = {}
-        """Simulated device by storage (weakly held); a storage not here is where it really is."""
-        devices = self._devices
-        self._forget: Callable[[weakref.ref[Any]], None] = lambda r: devices.pop(r, None)  # type: ignore[misc]
-        self._call: tuple[Any, ...] = ()
-        self._explicit: torch.device | None = None
+        super().__init__()
         self._dispatch = DeviceDispatch(self)
-
-    # --- the side table ---------------------------------------------------------------------------
-
-    def device_of(self, t: torch.Tensor) -> torch.device:
-        """The simulated device of a tensor (its real device when the simulation never moved it)."""
-        storage = storage_of(t)
-        found = self._devices.get(weakref.ref(storage)) if storage is not None else None
-        if found is not None:
-            return found
-        with torch._C.DisableTorchFunction():
-            return t.device
-
-    def device_name(self, t: torch.Tensor) -> str:
-        """`str(t.device)` as the script sees it (for tensor metadata)."""
-        return str(self.device_of(t))
-
-    def mark(self, t: torch.Tensor, device: torch.device) -> None:
-        """Record that `t` (and every tensor sharing its storage) is on `device`."""
-        storage = storage_of(t)
-        if storage is None:
-            return
-        key = weakref.ref(storage)
-        if device.type != "cuda":
-            self._devices.pop(key, None)
-        elif self._devices.get(key) != device:
-            self._devices[weakref.ref(storage, self._forget)] = device
-
-    def _cuda_of(self, t: torch.Tensor) -> torch.device | None:
-        storage = storage_of(t)
-        return self._devices.get(weakref.ref(storage)) if storage is not None else None
-
-    def ambient(self) -> torch.device:
-        """Device for tensors an op makes from nothing: the one the user's call asked for or works on."""
-        if self._explicit is not None:
-            return self._explicit
-        for t in tensors_in(self._call, {}):
-            found = self._cuda_of(t)
-            if found is not None:
-                return found
-        return CPU
 
     # --- activation -------------------------------------------------------------------------------
 
@@ -200,7 +156,7 @@ class _DeviceFunctions(TorchFunctionMode):
             groups: tuple[Any, ...] = (args, kwargs.values())
         else:
             groups = (args,)
-        get = sim._devices.get
+        get = sim.devices.get
         ref = weakref.ref
         cuda: torch.device | None = None
         has_cpu = False
@@ -224,13 +180,13 @@ class _DeviceFunctions(TorchFunctionMode):
             out = call_as(caller, func, args, kwargs)
             sim.mark_outputs(out, cuda)
             return out
-        previous = sim._call  # devices mix: PyTorch's checks, op by op
-        sim._call = args
+        previous = sim.call  # devices mix: PyTorch's checks, op by op
+        sim.call = args
         try:
             with sim._dispatch:
                 return call_as(caller, func, args, kwargs)
         finally:
-            sim._call = previous
+            sim.call = previous
 
 
 def _with_device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -244,12 +200,12 @@ def _with_device(sim: SimulatedCuda, func: Any, args: tuple[Any, ...], kwargs: d
         kwargs = {**kwargs, "device": CPU}
     else:
         args = (*args[:position], CPU, *args[position + 1:])
-    previous = sim._explicit, sim._call
-    sim._explicit, sim._call = device, args
+    previous = sim.explicit, sim.call
+    sim.explicit, sim.call = device, args
     try:
         out = func(*args, **kwargs)
     finally:
-        sim._explicit, sim._call = previous
+        sim.explicit, sim.call = previous
     inputs = list(tensors_in(args, kwargs))
     if is_a(out, torch.Tensor):
         return _placed(sim, out, device, inputs)

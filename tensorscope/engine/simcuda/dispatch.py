@@ -1,6 +1,6 @@
 """PyTorch's device checks, replayed on the CPU for the calls of a simulated script that mix devices.
 
-Which check an aten op runs on CUDA, and its exact words, come from torchgen's codegen (`simcuda_ops`):
+Which check an aten op runs on CUDA, and its exact words, come from torchgen's codegen (`ops.py`):
 argument-checked ops (`... but got mat1 is on cpu, different from other tensors on cuda:0 (when checking
 argument in method wrapper_CUDA_addmm)`) and TensorIterator ops (`... found at least two devices, cuda:0 and
 cpu!`, CPU 0-dim inputs allowed); copies, indexing and convolution have rules of their own.
@@ -9,39 +9,16 @@ cpu!`, CPU 0-dim inputs allowed); copies, indexing and convolution have rules of
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from tensorscope.engine.simcuda_ops import ARGUMENT_CHECKED
+from tensorscope.engine.simcuda.devices import CPU, DeviceTable, storage_of, tensors_in
+from tensorscope.engine.simcuda.ops import ARGUMENT_CHECKED
 from tensorscope.engine.values import is_a
 
-if TYPE_CHECKING:
-    from tensorscope.engine.simcuda import SimulatedCuda
-
-CPU = torch.device("cpu")
 _SAME_DEVICE = "Expected all tensors to be on the same device, but "
-
-
-def storage_of(t: torch.Tensor) -> Any:
-    """The tensor's storage (what the side table is keyed by); None for layouts without one."""
-    try:
-        return t.untyped_storage()
-    except (RuntimeError, NotImplementedError, TypeError):  # sparse, nested: no storage to key on
-        return None
-
-
-def tensors_in(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[torch.Tensor]:
-    """The tensors among an op's arguments (and inside its tensor lists)."""
-    for a in (*args, *kwargs.values()):
-        if is_a(a, torch.Tensor):
-            yield a
-        elif isinstance(a, list | tuple):
-            for b in a:
-                if is_a(b, torch.Tensor):
-                    yield b
 
 
 def _in_backward() -> bool:
@@ -98,7 +75,7 @@ class _Rule:
 class DeviceDispatch(TorchDispatchMode):
     """Marks every op's results with their simulated device; raises PyTorch's error when devices mix."""
 
-    def __init__(self, sim: SimulatedCuda) -> None:
+    def __init__(self, sim: DeviceTable) -> None:
         super().__init__()
         self.sim = sim
         self._rules: dict[Any, _Rule] = {}
@@ -124,7 +101,7 @@ class DeviceDispatch(TorchDispatchMode):
             kwargs = {}
             groups = (args,)
         sim = self.sim
-        get = sim._devices.get
+        get = sim.devices.get
         ref = weakref.ref
         cuda: torch.device | None = None
         has_cpu = False
@@ -154,8 +131,8 @@ class DeviceDispatch(TorchDispatchMode):
             target = self._mixed(self.rule(func), args, kwargs, cuda)
             out = func(*args, **kwargs)
         if target.type == "cuda":
-            forget = sim._forget
-            devices = sim._devices
+            forget = sim.forget
+            devices = sim.devices
             outs = (out,) if is_a(out, torch.Tensor) else out if isinstance(out, list | tuple) else ()
             for o in outs:
                 if is_a(o, torch.Tensor):
@@ -201,10 +178,10 @@ class DeviceDispatch(TorchDispatchMode):
         values = rule.named(args, kwargs)
         for name in rule.written:  # outputs (in-place self, out=) may never be CPU scalars
             for t in tensors_in((values.get(name),), {}):
-                if sim._cuda_of(t) is None:
+                if sim.cuda_of(t) is None:
                     _raise_two_devices(cuda, sim.device_of(t))
         for t in tensors_in(args, kwargs):
-            if sim._cuda_of(t) is None and t.dim() != 0:
+            if sim.cuda_of(t) is None and t.dim() != 0:
                 _raise_two_devices(cuda, sim.device_of(t))
 
     def _check_index(self, values: dict[str, Any]) -> torch.device:
@@ -230,7 +207,7 @@ def _raise_two_devices(common: torch.device, other: torch.device) -> None:
     raise RuntimeError(f"{_SAME_DEVICE}found at least two devices, {common} and {other}!")
 
 
-def _check_arguments(sim: SimulatedCuda, method: str, arguments: list[tuple[str, Any]]) -> None:
+def _check_arguments(sim: DeviceTable, method: str, arguments: list[tuple[str, Any]]) -> None:
     """The check PyTorch generates for CUDA kernels: every tensor argument on the first one's device."""
     common: torch.device | None = None
     for name, value in arguments:
@@ -245,7 +222,7 @@ def _check_arguments(sim: SimulatedCuda, method: str, arguments: list[tuple[str,
                 )
 
 
-def legacy_type(sim: SimulatedCuda, t: torch.Tensor) -> str:
+def legacy_type(sim: DeviceTable, t: torch.Tensor) -> str:
     """`t.type()` as PyTorch writes it: torch.FloatTensor, torch.cuda.FloatTensor."""
     with torch._C.DisableTorchFunction():
         name = t.type()
@@ -254,7 +231,7 @@ def legacy_type(sim: SimulatedCuda, t: torch.Tensor) -> str:
     return name
 
 
-def _check_conv(sim: SimulatedCuda, x: Any, weight: Any, bias: Any) -> None:
+def _check_conv(sim: DeviceTable, x: Any, weight: Any, bias: Any) -> None:
     """Convolution's own check (its message names tensor types, not devices)."""
     if not is_a(x, torch.Tensor) or not is_a(weight, torch.Tensor):
         return
