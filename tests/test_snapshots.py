@@ -10,6 +10,7 @@ snapshot_report.html shows both pictures side by side). After an intended change
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import pickle
 import socket
 from collections.abc import Callable
@@ -27,6 +28,18 @@ from tensorscope.tui.app import TensorScopeApp
 SIZE = (120, 40)
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / Path(__file__).stem
+
+
+def readme_shots() -> Any:
+    """tools/readme_screenshots.py, the list of the README's shots and the commands that make them."""
+    path = REPO / "tools" / "readme_screenshots.py"
+    spec = importlib.util.spec_from_file_location("readme_screenshots", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 UPDATE = ".venv/bin/pytest tests/test_snapshots.py --snapshot-update"
 
 # scenarios/linreg.py: the lines the lesson stops at (▶, the line about to run)
@@ -138,7 +151,7 @@ class TestScreenshotCommand:
     """`tensorscope screenshot` and the pictures under screenshots/ made with it."""
 
     CHECKED = ("linreg_graph", "forgot_zero_grad_zh")
-    """Shots regenerated here (a few seconds each; `python -m tensorscope.screenshot --all` makes all)."""
+    """Shots regenerated here (a few seconds each; `python tools/readme_screenshots.py` makes all)."""
 
     SHOWS = {
         "linreg_backward": "backward() wrote w.grad",
@@ -157,7 +170,7 @@ class TestScreenshotCommand:
     def test_screenshots_are_what_the_command_makes_now(self, name, tmp_path, monkeypatch):
         """screenshots/NAME.svg is byte for byte what its documented command writes today."""
         from tensorscope.cli import main
-        from tensorscope.screenshot import shot_args
+        shot_args = readme_shots().shot_args
 
         monkeypatch.chdir(REPO)
         result = CliRunner().invoke(main, shot_args(name, tmp_path), catch_exceptions=False)
@@ -169,12 +182,12 @@ class TestScreenshotCommand:
                 screen_text(kept).splitlines(), screen_text(made).splitlines(),
                 f"screenshots/{name}.svg", "now", lineterm=""))
             pytest.fail(f"screenshots/{name}.svg is stale:\n{diff or '(colours or styles differ)'}\n"
-                        "Regenerate them with: .venv/bin/python -m tensorscope.screenshot --all",
+                        "Regenerate them with: .venv/bin/python tools/readme_screenshots.py",
                         pytrace=False)
 
     def test_every_screenshot_is_documented_and_shows_its_point(self):
         """Each shot has its file, the README shows it, and the picture shows what the README says."""
-        from tensorscope.screenshot import SHOTS
+        SHOTS = readme_shots().SHOTS  # noqa: N806
 
         readme = (REPO / "README.md").read_text(encoding="utf-8")
         assert set(SHOTS) <= {p.stem for p in (REPO / "screenshots").glob("*.svg")}
