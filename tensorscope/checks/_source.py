@@ -52,7 +52,6 @@ class LineInfo:
     """Dotted names the line may change in place: `h *= 2`, `h.mul_(2)`, `h[0] = 0`, `h[0] += 1`."""
 
 
-EMPTY = LineInfo()
 _cache: dict[tuple[str, int], LineInfo] = {}
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 

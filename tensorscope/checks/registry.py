@@ -16,7 +16,7 @@ from tensorscope.checks.nan_inf import NanInf
 from tensorscope.checks.no_grad_graph import NoGradGraph
 from tensorscope.checks.non_leaf_grad import NonLeafGrad
 from tensorscope.checks.nonscalar_backward import NonscalarBackward
-from tensorscope.checks.script_error import ScriptError
+from tensorscope.checks.script_error import ScriptErrorCheck
 from tensorscope.checks.shape_mismatch import ShapeMismatch
 
 CHECKS: list[type[Check]] = [
@@ -35,7 +35,7 @@ CHECKS: list[type[Check]] = [
     NanInf,
     NonLeafGrad,
     # the fallback for every exception no check above explained: keep it LAST
-    ScriptError,
+    ScriptErrorCheck,
 ]
 """Every check class, in the order they see events; `script-error` (the fallback) stays last."""
 

@@ -55,7 +55,7 @@ def _embedding_range(line: Line, exc: BaseException, frame: types.FrameType | No
             "needed": str(largest + 1)}
 
 
-class ScriptError(Check):
+class ScriptErrorCheck(Check):
     """Explains, as well as it can, an exception no specific check recognised."""
 
     code: ClassVar[str] = "script-error"

@@ -75,8 +75,6 @@ _ELEMENTWISE_CALLS = frozenset({"add", "sub", "mul", "div", "subtract", "multipl
                                 "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
 _MATMUL_CALLS = frozenset({"mm", "matmul", "bmm", "mv", "dot", "inner"})
 _JOIN_CALLS = ("cat", "concat", "concatenate", "stack", "hstack", "vstack", "column_stack")
-_LOSS_FUNCS = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-               "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div")
 
 
 _NAME = re.compile(r"[A-Za-z_][\w.]*(\[[\w'\"-]+\])*")

@@ -207,8 +207,14 @@ def _after_fork_in_child() -> None:
         capture._active = False
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_FORK_HOOK: list[bool] = []
+"""Whether `_after_fork_in_child` is registered (once, when the first capture is installed)."""
+
+
+def _watch_forks() -> None:
+    if not _FORK_HOOK and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _FORK_HOOK.append(True)
 
 
 class OutputCapture:
@@ -265,6 +271,7 @@ class OutputCapture:
         """Replace sys.stdout/stderr/stdin (and signal.signal when the script runs off the main thread).
         `script_threads`: idents of threads already running that are the script's (the caller's, when
         the script runs on it)."""
+        _watch_forks()
         self.host_threads = {t.ident for t in threading.enumerate() if t.ident is not None}
         self.host_threads -= set(script_threads)
         self._pid = os.getpid()

@@ -225,14 +225,11 @@ class Session:
 
     def wait(self, timeout: float | None = 30.0) -> Step | None:
         """The next Step the worker posts; None once the run is over."""
-        while True:
-            try:
-                item = self._events.get(timeout=timeout)
-            except queue.Empty:
-                raise TimeoutError("the script did not pause in time") from None
-            if isinstance(item, Step):
-                return item
-            return None
+        try:
+            item = self._events.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError("the script did not pause in time") from None
+        return item if isinstance(item, Step) else None
 
     def stop(self, reason: str = "stopped") -> None:
         """End the script at its next line (never blocks)."""
