@@ -12,6 +12,7 @@ import click
 
 from tensorscope import __version__
 from tensorscope.engine.sampling import EVERY, FULL_PASSES
+from tensorscope.explain.catalogue import LANGS
 
 EXIT_CLEAN, EXIT_FLAGGED, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -54,7 +55,7 @@ def _load_trace(path: str) -> Any:
 
 def _lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+        "--lang", type=click.Choice(list(LANGS)), default="en", show_default=True,
         help="Language of the explanations.",
     )(f)
 

@@ -43,7 +43,7 @@ RAISING = {
 }
 SILENT = ["forgot_zero_grad", "broadcast_loss", "running_loss_without_item", "lr_diverges"]
 PITFALLS = [*RAISING, *SILENT, "device_mismatch"]
-# the flag code each pitfall teaches (DESIGN.md "Checks"); its docstring must name it
+# the flag code each pitfall teaches (README: "Flag codes"); its docstring must name it
 FLAG_CODES = {
     "forgot_zero_grad": "grad-accumulation",
     "device_mismatch": "device-mismatch",
