@@ -53,6 +53,11 @@ def _load_trace(path: str) -> Any:
     sys.exit(EXIT_CANNOT_RUN)
 
 
+def _break_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
+                        help="Breakpoint at this line of the script (repeatable).")(f)
+
+
 def _lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--lang", type=click.Choice(list(LANGS)), default="en", show_default=True,
@@ -147,8 +152,7 @@ def main() -> None:
 @main.command()
 @_script_options
 @_lang_option
-@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
-              help="Breakpoint at this line of the script (repeatable).")
+@_break_option
 @_autoplay_option
 def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
         lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
@@ -170,8 +174,7 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
 @main.command()
 @click.argument("trace_file", metavar="TRACE", type=click.Path(dir_okay=False))
 @_lang_option
-@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
-              help="Breakpoint at this line of the script (repeatable).")
+@_break_option
 @_autoplay_option
 def replay(trace_file: str, lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
     """Open the step-debugger on a recorded run (`tensorscope trace SCRIPT -o TRACE.json`).
@@ -195,8 +198,7 @@ def replay(trace_file: str, lang: str, breaks: tuple[int, ...], autoplay: float 
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every network interface, e.g. for a classroom).")
 @_lang_option
-@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
-              help="Breakpoint at this line of the script (repeatable).")
+@_break_option
 @_autoplay_option
 @click.option("--simulate-cuda", is_flag=True,
               help="Behave as a 1-GPU machine while the data stays on the CPU.")
@@ -326,8 +328,7 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
 @click.option("--until-flag", default=None, metavar="CODE", help="Press n until a CODE flag is listed.")
 @click.option("--press", "keys", multiple=True, metavar="KEYS",
               help="Then press these keys (Textual names, comma- or space-separated: left,question_mark).")
-@click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
-              help="Breakpoint at this line of the script (repeatable).")
+@_break_option
 def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
                lang: str, output: str, size: str, steps: int | None, until_line: int | None,
                until_flag: str | None, keys: tuple[str, ...], breaks: tuple[int, ...]) -> None:

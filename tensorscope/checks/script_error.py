@@ -12,6 +12,7 @@ from tensorscope.checks.base import Check
 from tensorscope.checks.culprits import failing_module, input_name
 from tensorscope.checks.naming import Line, describe, look
 from tensorscope.engine.collect import grad_of
+from tensorscope.engine.errors import exception_type
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
@@ -19,14 +20,6 @@ if TYPE_CHECKING:
 
 MAX_MESSAGE = 300
 """Longer exception messages are shortened in the flag (the trace keeps the full text)."""
-
-
-def exception_type(exc: BaseException) -> str:
-    """The exception's type as Python's traceback prints it (`RuntimeError`, `numpy.linalg.LinAlgError`)."""
-    cls = type(exc)
-    if cls.__module__ in ("__main__", "builtins"):
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _grad_none(line: Line) -> tuple[str, torch.Tensor] | None:

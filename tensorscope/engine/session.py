@@ -27,7 +27,7 @@ from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.caught import CaughtPitfalls, readable
 from tensorscope.engine.collect import StatsCache, collect, scope_of
 from tensorscope.engine.commands import COMMANDS, Command
-from tensorscope.engine.errors import INTERNAL_ERRORS
+from tensorscope.engine.errors import INTERNAL_ERRORS, exception_type
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
 from tensorscope.engine.inner import COMPREHENSIONS, INNER, InnerFrames, function_of
 from tensorscope.engine.instrument import Instrument, is_disguise, with_instrument
@@ -675,7 +675,7 @@ class Session:
             self._raised_exc = exc
             self._catch_frame = frame
             self._raised = self._raised_info = RaisedInfo(
-                type=_exception_type_name(exc),
+                type=exception_type(exc),
                 message=_safe_message(exc),
                 line=line,
                 function=frame.f_code.co_name,
@@ -963,7 +963,7 @@ class Session:
         frame = last.tb_frame if last is not None else None
         line = last.tb_lineno if last is not None else self._last_module_line
         info = ExceptionInfo(
-            type=_exception_type_name(exc),
+            type=exception_type(exc),
             message=str(exc),
             line=line,
             function=frame.f_code.co_name if frame else "<module>",
@@ -984,15 +984,6 @@ class Session:
             step = self._make_step(frame, "exception", line, here, exception=info, stack=frames or None)
             self._publish(step)
         return info
-
-
-def _exception_type_name(exc: BaseException) -> str:
-    """The exception's type as Python's traceback prints it."""
-    cls = type(exc)
-    module = cls.__module__
-    if module in ("__main__", "builtins"):
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"
 
 
 

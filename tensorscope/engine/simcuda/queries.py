@@ -111,11 +111,7 @@ def _gated(key: tuple[str, str], original: Callable[..., Any]) -> Callable[..., 
             return original(*args, **kwargs)
         return answer(*args, **kwargs)
 
-    query.__name__ = original.__name__
-    query.__qualname__ = getattr(original, "__qualname__", original.__name__)
-    query.__doc__ = original.__doc__
-    query.__wrapped__ = original  # type: ignore[attr-defined]
-    return query
+    return functools.update_wrapper(query, original)
 
 
 @contextmanager
