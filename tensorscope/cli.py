@@ -1,4 +1,4 @@
-"""The `tensorscope` command: run (TUI), trace, check, list. The TUI is imported only by `run`."""
+"""The `tensorscope` command: run (TUI), trace, check, list, schema. The TUI is imported only by `run`."""
 
 from __future__ import annotations
 
@@ -293,24 +293,10 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
                          simulate_cuda=simulate_cuda, every_pass=every_pass)
     if live is not None:
         live.end_line()
-    if as_json:
-        exc = result.exception
-        payload = {
-            "script": result.script,
-            "completed": result.completed,
-            "end_reason": result.end_reason,
-            "exit_code": result.exit_code,
-            "simulated_cuda": result.simulated_cuda,
-            "exception": None if exc is None else
-            {"type": exc.type, "message": exc.message, "line": exc.line},
-            "stdout": result.stdout,
-            "flags": [
-                {"code": f.code, "severity": f.severity, "line": f.line, "function": f.function,
-                 "message": f.message, "hint": f.hint, "tensors": list(f.tensors)}
-                for f in result.flags
-            ],
-        }
-        click.echo(json.dumps(payload, indent=1, ensure_ascii=False))
+    if as_json:  # its format: `tensorscope schema check` (docs/check.schema.json)
+        from tensorscope.schema import check_payload
+
+        click.echo(json.dumps(check_payload(result), indent=1, ensure_ascii=False))
     else:
         click.echo(check_report(result, lang), nl=False)
     sys.exit(_exit_code(result))
@@ -362,6 +348,15 @@ def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...
     _write(svg, output)
 
 
+@main.command()
+@click.argument("which", type=click.Choice(["trace", "check"]), default="trace")
+def schema(which: str) -> None:
+    """Print the JSON Schema of `trace --json` (trace) or of `check --json` (check)."""
+    from tensorscope.schema import check_schema, dumps, trace_schema
+
+    click.echo(dumps(trace_schema() if which == "trace" else check_schema()), nl=False)
+
+
 @main.command(name="list")
 @_lang_option
 def list_(lang: str) -> None:
@@ -370,7 +365,7 @@ def list_(lang: str) -> None:
     from tensorscope.lessons import GROUP_TITLES, lesson_plan
 
     titles = GROUP_TITLES.get(lang, GROUP_TITLES["en"])
-    for group, lessons in lesson_plan(list_scenarios()):
+    for group, lessons in lesson_plan(list_scenarios(), lang):
         click.echo(click.style(titles[group], bold=True))
         for lesson in lessons:
             click.echo(f"  {lesson.name:<28} {lesson.summary}")

@@ -1,21 +1,22 @@
 """The data that flows from the engine to every consumer: plain, frozen records with a JSON round-trip.
 
-Nothing else in the package is needed to read a trace: this module imports only the standard library.
+Nothing else in the package is needed to read a trace: this module and `records_json` (reading JSON back)
+import only the standard library.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
+
+from tensorscope.records_json import TraceFormatError, read_record
+
+__all__ = ["TraceFormatError"]
 
 SCHEMA = 1
 """Version of the trace format; bumped when a field changes meaning. Readers accept older versions."""
 
-
-
-class TraceFormatError(ValueError):
-    """Text that is not a tensorscope trace, or a damaged one; the message says what is wrong where."""
 
 
 Severity = Literal["error", "warning", "info"]
@@ -98,23 +99,77 @@ class TensorView:
     """Its `.grad` (read only for leaves and tensors that retain grad)."""
     graph: tuple[GraphNode, ...] = ()
     """Its autograd graph, `grad_fn` first, down to the leaves (empty for leaves and plain tensors)."""
+    aliases: tuple[str, ...] = ()
+    """Other names that reach the same tensor at this step (`net.fc1.weight` beside `model.fc1.weight`)."""
 
     @property
     def shape_text(self) -> str:
-        """Shape as people write it: `()` for scalars, `4×1` otherwise."""
-        return "()" if not self.shape else "×".join(str(d) for d in self.shape)
+        """Shape as people write it (tensorscope/shapes.py): `4×1`, `3`, `()` for a scalar."""
+        from tensorscope.shapes import shape_text  # (standard library only)
+
+        return shape_text(self.shape)
+
+
+@dataclass(frozen=True)
+class HyperParam:
+    """One hyper-parameter of a parameter group (`lr`, `betas`, `weight_decay`), its value formatted."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OptimizerGroup:
+    """One of an optimizer's `param_groups`: how many tensors it holds and its other keys."""
+
+    params: int
+    hyper: tuple[HyperParam, ...] = ()
+    """The group's keys other than `params` whose values are simple (numbers, flags, tuples of numbers)."""
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One entry of an optimizer's state for one parameter (`exp_avg`, `momentum_buffer`)."""
+
+    key: str
+    norm: float | None = None
+    """L2 norm, for a tensor entry (None when not computed: not floating point, or not a tensor)."""
+    value: str | None = None
+    """The value, formatted, for a number or a one-element tensor."""
+
+
+@dataclass(frozen=True)
+class OptimizerParam:
+    """One tensor an optimizer updates, with its state."""
+
+    name: str
+    """Its name in scope (`model.0.weight`); empty when no name in scope reaches it."""
+    group: int
+    """Index of its parameter group."""
+    shape: tuple[int, ...]
+    step: int | None = None
+    """Its `step` entry in the optimizer's state (Adam counts per parameter); None when there is none."""
+    state: tuple[StateEntry, ...] = ()
+    """Its other state entries, in the optimizer's order (empty before the first `step()`)."""
 
 
 @dataclass(frozen=True)
 class OptimizerView:
-    """An optimizer in scope, summarised."""
+    """An optimizer in scope: its groups' hyper-parameters, its step count and its state per parameter."""
 
     name: str
     type: str
     """Class name: `SGD`, `Adam`."""
     lr: float | None
+    """The first group's learning rate."""
     param_count: int
     """How many tensors it updates."""
+    groups: tuple[OptimizerGroup, ...] = ()
+    step: int | None = None
+    """The largest `step` entry in its state; None when it keeps none (SGD) or before the first step."""
+    params: tuple[OptimizerParam, ...] = ()
+    """Its tensors, in group order, up to a cap (`more` says how many were left out)."""
+    more: int = 0
 
 
 @dataclass(frozen=True)
@@ -214,11 +269,22 @@ class Step:
     """False inside `torch.no_grad()`."""
     stack: tuple[FrameInfo, ...] = ()
     """The user's frames, outermost first; the last is this step's frame."""
+    more: tuple[tuple[str, int], ...] = ()
+    """Containers (list, tuple, dict) whose tensors were not all listed: (its name, how many left out)."""
+    inference_mode: bool = False
+    """True inside `torch.inference_mode()` (grad_enabled is then False too)."""
+    loss: float | None = None
+    """The value of the scalar tensor `backward()` was last called on since the previous pause, if any."""
+    loss_name: str | None = None
+    """The name in scope of that tensor (None when it had none, e.g. `(a + b).backward()`)."""
 
     def tensor(self, name: str) -> TensorView | None:
-        """The tensor called `name` at this step, if in scope."""
+        """The tensor called `name` (or reached under that name too: an alias) at this step, if in scope."""
         for t in self.tensors:
             if t.name == name:
+                return t
+        for t in self.tensors:
+            if name in t.aliases:
                 return t
         return None
 
@@ -297,9 +363,10 @@ class Trace:
         return cls.from_dict(data)
 
 
-# --- JSON round-trip -----------------------------------------------------------------------------
+# --- JSON round-trip (reading back: tensorscope/records_json.py, driven by the type hints) -------------
 
 def _to_json(obj: Any) -> Any:
+    """A record (or a value inside one) as plain JSON values: records to dicts, tuples to lists."""
     if hasattr(obj, "__dataclass_fields__"):
         return {f.name: _to_json(getattr(obj, f.name)) for f in fields(obj)}
     if isinstance(obj, tuple | list):
@@ -309,89 +376,7 @@ def _to_json(obj: Any) -> Any:
     return obj
 
 
-def _from_json(cls: type, data: dict[str, Any], where: str = "") -> Any:
-    """Build dataclass `cls` from a dict, converting nested records and lists back to tuples."""
-    if not isinstance(data, dict):
-        raise TraceFormatError(f"malformed trace: {where} is not a {cls.__name__} record: {data!r:.40}")
-    kwargs: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(cls)}
-    for key, value in data.items():
-        if key not in types:
-            continue  # a field from a newer minor version: ignore
-        value = kwargs[key] = _convert(cls, key, value, f"{where}.{key}")
-        if not _fits(str(types[key]), value):
-            raise TraceFormatError(f"malformed trace: {where}.{key} should be {types[key]}: {value!r:.40}")
-    missing = [f.name for f in fields(cls) if f.name not in kwargs and f.default is MISSING
-               and f.default_factory is MISSING]
-    if missing:
-        raise TraceFormatError(f"malformed trace: {where} has no {', '.join(missing)}")
-    return cls(**kwargs)
-
-
-_PLAIN: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,), "bool": (bool,), "float": (int, float)}
-_WORDS = {"Severity": SEVERITIES, "StepEvent": ("line", "return", "exception", "end")}
-
-
-def _fits(hint: str, value: Any) -> bool:
-    """Whether a value read from JSON has the type its field's annotation names (records: when built)."""
-    for option in (o.strip() for o in hint.split(" | ")):
-        base, _, inner = option.partition("[")
-        if option == "None":
-            if value is None:
-                return True
-        elif base in _PLAIN:
-            if isinstance(value, _PLAIN[base]) and (base == "bool" or not isinstance(value, bool)):
-                return True
-        elif base in _WORDS:
-            if value in _WORDS[base]:
-                return True
-        elif base == "tuple":
-            item = inner.split(",")[0].strip()
-            if isinstance(value, tuple) and (item not in _PLAIN or all(_fits(item, v) for v in value)):
-                return True
-        elif base == "dict":
-            if isinstance(value, dict):
-                return True
-        else:  # a record type or something this check does not know: built (and checked) elsewhere
-            return True
-    return False
-
-
-# field name -> record type of its items (or of itself)
-_RECORD_FIELDS: dict[tuple[type, str], type] = {}
-
-
-def _convert(cls: type, key: str, value: Any, where: str = "") -> Any:
-    target = _RECORD_FIELDS.get((cls, key))
-    if value is None:
-        return None
-    if target is not None:
-        if isinstance(value, list):
-            return tuple(_from_json(target, v, f"{where}[{i}]") for i, v in enumerate(value))
-        return _from_json(target, value, where)
-    if key == "sources":
-        if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
-            raise TraceFormatError(f"malformed trace: {where} should map file names to lists of lines")
-        return {k: tuple(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
-_RECORD_FIELDS.update(
-    {
-        (TensorView, "stats"): Stats,
-        (TensorView, "grad"): GradView,
-        (TensorView, "graph"): GraphNode,
-        (ExceptionInfo, "traceback"): FrameInfo,
-        (Step, "tensors"): TensorView,
-        (Step, "optimizers"): OptimizerView,
-        (Step, "flags"): Flag,
-        (Step, "exception"): ExceptionInfo,
-        (Step, "raised"): RaisedInfo,
-        (Step, "stack"): FrameInfo,
-        (Trace, "steps"): Step,
-        (Trace, "flags"): Flag,
-        (Trace, "exception"): ExceptionInfo,
-    }
-)
+def _from_json(cls: type, data: Any, where: str = "") -> Any:
+    """Build record `cls` from what JSON gave, every field checked against its type hint; a
+    TraceFormatError names the first field that does not fit (`trace.steps[3].tensors[0].shape`)."""
+    return read_record(cls, data, where)
