@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tensorscope.model import GradView, Step, TensorView
+from tensorscope.shapes import shape_text
 
 ChangeKind = Literal["new", "gone", "value", "grad", "shape", "dtype", "device", "grad_fn",
                      "requires_grad", "version"]
@@ -28,7 +29,7 @@ def grad_text(g: GradView | None) -> str:
         return "None"
     if g.preview is not None:
         return g.preview
-    return f"{'×'.join(map(str, g.shape)) or '()'} (norm {g.norm:.4g})" if g.norm is not None else "set"
+    return f"{shape_text(g.shape)} (norm {g.norm:.4g})" if g.norm is not None else "set"
 
 
 def value_text(t: TensorView) -> str:
@@ -54,16 +55,19 @@ def describe(t: TensorView) -> str:
 def diff_steps(before: Step | None, after: Step) -> list[Change]:
     """Changes in the tensors in scope from `before` to `after` (same frame: also what left scope)."""
     old = {t.name: t for t in before.tensors} if before is not None else {}
+    known = {n: t for t in (before.tensors if before is not None else ()) for n in (t.name, *t.aliases)}
     changes: list[Change] = []
     for t in after.tensors:
-        o = old.get(t.name)
+        o = next((known[n] for n in (t.name, *t.aliases) if n in known), None)  # (an alias: same tensor)
         if o is None:
             changes.append(Change(t.name, "new", "", describe(t)))
-            continue
-        changes.extend(_tensor_changes(o, t))
+        else:
+            changes.extend(_tensor_changes(o, t))
+        changes.extend(Change(a, "new", "", f"is {t.name} (the same tensor)")
+                       for a in t.aliases if a not in known)
     same_frame = before is not None and before.function == after.function and before.depth == after.depth
     if same_frame:
-        names = {t.name for t in after.tensors}
+        names = {n for t in after.tensors for n in (t.name, *t.aliases)}
         changes.extend(Change(n, "gone", "", "") for n in old if n not in names)
     return changes
 
@@ -73,7 +77,7 @@ def _tensor_changes(o: TensorView, t: TensorView) -> list[Change]:
     for field in ("shape", "dtype", "device", "requires_grad"):
         a, b = getattr(o, field), getattr(t, field)
         if a != b:
-            fmt = (lambda s: "×".join(map(str, s)) or "()") if field == "shape" else str
+            fmt = shape_text if field == "shape" else str
             out.append(Change(t.name, field, fmt(a), fmt(b)))  # type: ignore[arg-type]
     if o.grad_fn != t.grad_fn:
         out.append(Change(t.name, "grad_fn", o.grad_fn or "None", t.grad_fn or "None"))
@@ -109,6 +113,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "grad_cleared": "{names} set to None",
         "grad_changed": "{name}.grad changed: {before} → {after}",
         "inplace": "{name} changed in place (version {v0} → {v1}){where}: {before} → {after}",
+        "inplace_mean": "{name} changed in place (version {v0} → {v1}){where}: mean {before} → {after}",
         "inplace_short": "{name}'s version went {v0} → {v1}{where}: it, its base or a view of it was changed "
                          "in place",
         "inplace_shared": "{name}'s version went {v0} → {v1} with the in-place change to {others} (a view "
@@ -117,8 +122,17 @@ _WORDS: dict[str, dict[str, str]] = {
                         "in-place op left them as they were, or its base or another view of it was written",
         "values_same": "; its shown values did not change",
         "under_no_grad": " under no_grad",
+        "under_inference": " under inference mode",
+        "inference_on": "inference mode ON (torch.inference_mode()): operations are not recorded for "
+                        "backward, and the tensors they allocate are inference tensors",
+        "inference_off": "inference mode OFF",
         "created_one": "{name} created: {what}",
         "created_many": "created {items}",
+        "shape_of": "{name} ({shape})",
+        "short_of": "{name} (shape {shape})",
+        "shape_word": "shape {shape}",
+        "and_more": "{n} more: {names}",
+        "more_in_scope": "{n} more",
         "new_value": "{name} = {after} (was {before})",
         "new_values": "{name} got new values ({shape})",
         "moved": "{name} moved {before} → {after}",
@@ -148,6 +162,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "grad_cleared": "{names} 被设为 None",
         "grad_changed": "{name}.grad 改变：{before} → {after}",
         "inplace": "{name} 被原地修改（版本 {v0} → {v1}）{where}：{before} → {after}",
+        "inplace_mean": "{name} 被原地修改（版本 {v0} → {v1}）{where}：均值 {before} → {after}",
         "inplace_short": "{name} 的版本号 {v0} → {v1}{where}：它本身、它的基张量或它的某个视图被原地修改了",
         "inplace_shared": "{name} 的版本号随 {others} 的原地修改从 {v0} 变为 {v1}"
                           "（视图与其基张量共用版本计数器）",
@@ -155,8 +170,17 @@ _WORDS: dict[str, dict[str, str]] = {
                         "或者被写入的是它的基张量或基张量的另一个视图",
         "values_same": "；它显示的值没有变",
         "under_no_grad": "，在 no_grad 下",
+        "under_inference": "，在推理模式下",
+        "inference_on": "推理模式开启（torch.inference_mode()）：运算不会被记录下来供 backward 使用，"
+                        "运算新分配的张量是推理张量",
+        "inference_off": "推理模式关闭",
         "created_one": "新建 {name}：{what}",
         "created_many": "新建 {items}",
+        "shape_of": "{name}（{shape}）",
+        "short_of": "{name}（形状 {shape}）",
+        "shape_word": "形状 {shape}",
+        "and_more": "另外 {n} 个：{names}",
+        "more_in_scope": "另外 {n} 个",
         "new_value": "{name} = {after}（原为 {before}）",
         "new_values": "{name} 得到新值（{shape}）",
         "moved": "{name} 从 {before} 移到 {after}",
@@ -175,6 +199,17 @@ _SHORT = 40
 
 def _short(text: str, limit: int = _SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_MANY = 4
+"""Past this many tensors in one sentence, the rest are named without their shapes, or counted."""
+
+
+def _names_and_more(names: list[str], w: dict[str, str]) -> list[str]:
+    """Up to `_MANY` names; past that the first few and "N more" (a complete list, never cut)."""
+    if len(names) <= _MANY:
+        return names
+    return names[:_MANY - 1] + [w["more_in_scope"].format(n=len(names) - _MANY + 1)]
 
 
 def _join(items: list[str], w: dict[str, str]) -> str:
@@ -236,7 +271,7 @@ def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Ste
         ran = before.stack[-1].code
     entered = after.depth > before.depth and after.event != "exception"
     if entered:
-        names = [t.name for t in after.tensors][:4]
+        names = _names_and_more([t.name for t in after.tensors], w)
         out.append(w["entered_with"].format(function=after.function, names=_join(names, w))
                    if names else w["entered"].format(function=after.function))
         return out
@@ -245,7 +280,9 @@ def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Ste
         out.append(w[key].format(function=before.function))
     if after.event == "end":
         out.append(w["finished"])
-    if before.grad_enabled and not after.grad_enabled:
+    if before.inference_mode != after.inference_mode:
+        out.append(w["inference_on"] if after.inference_mode else w["inference_off"])
+    elif before.grad_enabled and not after.grad_enabled:
         out.append(w["grad_off"])
     elif after.grad_enabled and not before.grad_enabled:
         out.append(w["grad_on"])
@@ -291,7 +328,8 @@ def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: b
             elif _all_zero(t.grad) and not _all_zero(o.grad):
                 grads_zeroed.append(f"{c.name}.grad")
             elif ran_backward and (o.grad is None or _all_zero(o.grad)):
-                grads_wrote.append(f"{c.name}.grad = {_short(c.after)}")
+                grads_wrote.append(f"{c.name}.grad = {c.after}" if len(c.after) <= _SHORT
+                                   else f"{c.name}.grad ({shape_text(t.grad.shape)})")  # (never `… and`)
             elif ran_backward:
                 grad_lines.append(w["backward_added"].format(
                     name=c.name, before=_short(c.before), after=_short(c.after)))
@@ -300,7 +338,7 @@ def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: b
                     name=c.name, before=_short(c.before), after=_short(c.after)))
         elif c.kind == "version" and c.name in bumps and t is not None and o is not None:
             others = [n for n in written if n != c.name and bumps[n] == bumps[c.name]]
-            inplace.append(_version_sentence(c, o, t, others, w, after.grad_enabled))
+            inplace.append(_version_sentence(c, o, t, others, w, after))
         elif c.kind == "value" and c.name not in inplace_names and t is not None:
             if t.preview is not None and len(c.after) <= _SHORT:
                 other.append(w["new_value"].format(name=c.name, after=c.after, before=_short(c.before, 24)))
@@ -319,19 +357,25 @@ def _narrate_changes(base: Step, after: Step, w: dict[str, str], ran_backward: b
             other.append(w["grad_fn"].format(name=c.name, after=c.after))
     out: list[str] = []
     if grads_wrote:
+        if len(grads_wrote) > 2:  # the names only (the values are in the table), all of them or counted
+            grads_wrote = _names_and_more([g.split(" ", 1)[0] for g in grads_wrote], w)
         out.append(w["backward_wrote"].format(items=_join(grads_wrote, w)))
     out.extend(grad_lines)
     if grads_zeroed:
-        out.append(w["grad_zeroed"].format(names=_join(grads_zeroed, w)))
+        out.append(w["grad_zeroed"].format(names=_join(_names_and_more(grads_zeroed, w), w)))
     if grads_cleared:
-        out.append(w["grad_cleared"].format(names=_join(grads_cleared, w)))
+        out.append(w["grad_cleared"].format(names=_join(_names_and_more(grads_cleared, w), w)))
     out.extend(inplace)
     if len(created) == 1:
-        out.append(w["created_one"].format(name=created[0].name, what=_what(created[0])))
+        out.append(w["created_one"].format(name=created[0].name, what=_what(created[0], w)))
     elif created:
-        items = [f"{t.name} ({t.shape_text})" for t in created[:5]]
-        if len(created) > 5:
-            items.append("…")
+        items = [w["short_of" if len(t.shape) < 2 else "shape_of"].format(name=t.name, shape=t.shape_text)
+                 for t in created]  # (`b (shape 1)`, `c (shape ())`: a bare `(1)` could read as a value)
+        if len(created) > _MANY:  # the rest by name only, or counted when many: a complete sentence
+            rest = [t.name for t in created[_MANY - 1:]]
+            more = w["and_more"].format(n=len(rest), names=w["sep"].join(rest)) if len(rest) <= _MANY \
+                else w["more_in_scope"].format(n=len(rest))
+            items = items[:_MANY - 1] + [more]
         out.append(w["created_many"].format(items=_join(items, w)))
     out.extend(other)
     return out
@@ -345,14 +389,18 @@ def _version_bumps(changes: list[Change]) -> dict[str, tuple[str, str]]:
 
 
 def _version_sentence(c: Change, o: TensorView, t: TensorView, others: list[str], w: dict[str, str],
-                      grad_enabled: bool) -> str:
+                      after: Step) -> str:
     """One tensor's version moved: changed in place when its values did, else say what else can move it.
 
     A view shares its base's version counter, so writing the base (or another view of it) moves the
     version of a view whose own values did not change; `others` are the tensors in scope whose version
     moved the same way and whose values changed.
     """
-    where = w["under_no_grad"] if not grad_enabled else ""
+    where = (w["under_inference"] if after.inference_mode else w["under_no_grad"] if not after.grad_enabled
+             else "")
+    if value_text(o) != value_text(t) and o.preview is None and o.stats is not None and t.stats is not None:
+        return w["inplace_mean"].format(name=c.name, v0=c.before, v1=c.after, where=where,  # (no cut numbers)
+                                        before=f"{o.stats.mean:.4g}", after=f"{t.stats.mean:.4g}")
     if value_text(o) != value_text(t):
         return w["inplace"].format(name=c.name, v0=c.before, v1=c.after, where=where,
                                    before=_short(value_text(o), 24), after=_short(value_text(t), 24))
@@ -364,13 +412,14 @@ def _version_sentence(c: Change, o: TensorView, t: TensorView, others: list[str]
     return w[key].format(name=c.name, v0=c.before, v1=c.after, where=where)
 
 
-def _what(t: TensorView) -> str:
-    parts = [t.shape_text, t.dtype]
+def _what(t: TensorView, w: dict[str, str]) -> str:
+    shape = w["shape_word"].format(shape=t.shape_text) if len(t.shape) < 2 else t.shape_text
+    parts = [shape, t.dtype]
     if t.grad_fn:
         parts.append(f"grad_fn {t.grad_fn}")
     elif t.requires_grad:
         parts.append("requires_grad")
-    text = ", ".join(parts)
+    text = w["sep"].join(parts)
     if t.preview is not None and len(t.preview) <= 24:
         return f"{t.preview} — {text}"  # (the values first: `requires_grad = [[1.5]]` would misread)
     return text

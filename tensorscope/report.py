@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from tensorscope.diff import Change, diff_steps, is_yield
 from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, RaisedInfo, Step, Trace
+from tensorscope.optim_diff import optimizer_notes
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -88,6 +89,8 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
         if step.raised is not None and step.exception is None:
             out.append("         " + raised_text(trace, step.raised))
         out.extend("         " + format_change(c) for c in diff_steps(prev, step))
+        out.extend("         " + s for s in _scope_notes(prev, step, lang))
+        out.extend("         " + s for s in optimizer_notes(prev, step, lang))
         out.extend(f"         > {shown_safely(line)}" for line in _lines(step.stdout))
         out.extend(f"         ! {shown_safely(line)}" for line in _lines(step.stderr))
         for flag in step.flags:
@@ -95,6 +98,26 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
         prev = step
     out.append(ending(trace))
     return "\n".join(out) + "\n"
+
+
+_NOTES = {
+    "en": {"more": "… {count} more in {name} (not listed)", "inference_on": "inference mode on",
+           "inference_off": "inference mode off"},
+    "zh": {"more": "… {name} 中还有 {count} 个（未列出）", "inference_on": "推理模式开启",
+           "inference_off": "推理模式关闭"},
+}
+
+
+def _scope_notes(prev: Step | None, step: Step, lang: str) -> list[str]:
+    """What the change list cannot say: containers cut short (`… 47 more in xs`), inference mode on/off."""
+    w = _NOTES.get(lang, _NOTES["en"])
+    out: list[str] = []
+    if step.inference_mode != (prev.inference_mode if prev is not None else False):
+        out.append(w["inference_on"] if step.inference_mode else w["inference_off"])
+    before = set(prev.more) if prev is not None else set()
+    out.extend(w["more"].format(count=count, name=name) for name, count in step.more
+               if (name, count) not in before)
+    return out
 
 
 def raised_text(trace: Trace, raised: RaisedInfo) -> str:

@@ -100,16 +100,16 @@ def test_a_second_backward_fails_on_freed_saved_values_not_on_freed_tensors():
 
 def test_unsqueeze_last_gives_a_last_dimension_of_one():
     fix = VARIANTS[("shape-mismatch", "linear")].fix["en"]
-    assert "(N,) for a layer that takes one feature becomes (N, 1)" in fix
+    assert "of shape N for a layer that takes one feature becomes N×1" in fix
     assert torch.ones(5).unsqueeze(-1).shape == (5, 1)
     assert torch.nn.Linear(1, 2)(torch.ones(5).unsqueeze(-1)).shape == (5, 2)
 
 
 def test_a_column_and_a_vector_broadcast_to_n_by_n_and_either_reshape_fixes_it():
     fix = CATALOGUE["broadcast-expand"].fix
-    assert "`{vec_fix}` (or `{vec_view}`) makes {vec} a column {col_shape}" in fix["en"]
-    assert "`{col_fix}` makes {col} a vector {vec_shape}" in fix["en"]
-    assert "`{vec_fix}`（或 `{vec_view}`）把 {vec} 变成与 {col} 一样的列" in fix["zh"]
+    assert "`{vec_fix}` (or `{vec_view}`) makes {vec} a column of shape {col_shape}" in fix["en"]
+    assert "`{col_fix}` makes {col} a vector of shape {vec_shape}" in fix["en"]
+    assert "`{vec_fix}`（或 `{vec_view}`）把 {vec} 变成与 {col} 一样形状为 {col_shape} 的列" in fix["zh"]
     assert "on the vector makes it a column" in VARIANTS[("broadcast-expand", "unnamed")].fix["en"]
     col = torch.randn(8, 1)
     for vec in (torch.randn(8), torch.randn(8, 3)[:, 0]):  # view(-1, 1) works on a strided vector too
@@ -231,8 +231,8 @@ def test_regression_losses_broadcast_with_a_warning_binary_losses_need_one_shape
 
 def test_layers_take_batched_and_unbatched_layouts():
     text = cause("shape-mismatch", "layer")
-    assert "Conv2d (N, C, H, W) or (C, H, W)" in text and "BatchNorm1d (N, C) or (N, C, L)" in text
-    assert "(L, input_size) for one sequence" in text
+    assert "Conv2d N×C×H×W or C×H×W" in text and "BatchNorm1d N×C or N×C×L" in text
+    assert "L×input_size for one sequence" in text
     nn = torch.nn
     assert nn.Conv2d(3, 2, 3)(torch.ones(1, 3, 5, 5)).shape == (1, 2, 3, 3)
     assert nn.Conv2d(3, 2, 3)(torch.ones(3, 5, 5)).shape == (2, 3, 3)
@@ -430,7 +430,7 @@ def test_a_tensor_made_by_an_operation_is_not_a_leaf_until_requires_grad_():
 
 def test_shape_rules_of_cat_stack_matmul_linear_and_in_place_ops():
     assert "the first dimension (for batches, the second-to-last)" in cause("shape-mismatch", "matmul")
-    assert "weight of shape (out_features, in_features)" in cause("shape-mismatch", "linear")
+    assert "weight of shape out_features×in_features" in cause("shape-mismatch", "linear")
     assert torch.nn.Linear(4, 16).weight.shape == (16, 4)
     with pytest.raises(RuntimeError, match=r"cannot be multiplied \(8x3 and 4x16\)"):
         torch.nn.Linear(4, 16)(torch.ones(8, 3))
@@ -483,3 +483,113 @@ def test_the_default_device_reaches_factories_and_new_modules_but_not_an_explici
         assert made() == ("cpu", "cpu", "cpu")
     finally:
         torch.set_default_device(None)
+
+
+def test_inference_mode_records_nothing_and_its_new_tensors_are_inference_tensors():
+    from tensorscope.diff import _WORDS  # the narration of entering inference mode (tensorscope/diff.py)
+    assert "not recorded for backward" in _WORDS["en"]["inference_on"]
+    assert "allocate are inference tensors" in _WORDS["en"]["inference_on"]
+    w = torch.ones(3, requires_grad=True)
+    with torch.inference_mode():
+        assert torch.is_inference_mode_enabled() and not torch.is_grad_enabled()
+        made = w * 2
+        assert made.grad_fn is None and made.is_inference()
+        made.add_(1)  # in place on an inference tensor: allowed, and it has no version counter
+        with pytest.raises(RuntimeError, match="Inference tensors do not track version counter"):
+            made._version  # noqa: B018
+
+
+def test_data_and_numpy_writes_change_values_without_a_version_bump():
+    import numpy as np
+    t = torch.zeros(3)
+    t.data += 1.0
+    assert t._version == 0 and t.tolist() == [1.0, 1.0, 1.0]
+    a = np.zeros(3, dtype=np.float32)
+    shared = torch.from_numpy(a)
+    a[0] = 5
+    assert shared._version == 0 and shared.tolist() == [5.0, 0.0, 0.0]
+
+
+def _one_step_state(opt_cls: type, steps: int = 2,
+                    **kw: object) -> tuple[list[torch.Tensor], dict, torch.Tensor]:
+    """(the gradients of each step, the optimizer state of `p`, p before the last step) on a fixed problem."""
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(3))
+    opt = opt_cls([p], lr=0.1, **kw)
+    grads, before = [], p.detach().clone()
+    for i in range(steps):
+        p.grad = torch.randn(3) * (i + 1)
+        grads.append(p.grad.clone())
+        before = p.detach().clone()
+        opt.step()
+    return grads, opt.state[p], before
+
+
+def test_adam_state_is_moving_averages_of_the_gradient_and_its_square():
+    from tensorscope.tui.words import WORDS
+    assert "m ← β1·m + (1−β1)·g" in WORDS["en"]["ov_gloss_exp_avg"]
+    assert "v ← β2·v + (1−β2)·g²" in WORDS["en"]["ov_gloss_exp_avg_sq"]
+    b1, b2 = 0.8, 0.9
+    for cls in (torch.optim.Adam, torch.optim.AdamW):
+        (g1, g2), state, _ = _one_step_state(cls, betas=(b1, b2), weight_decay=0.0)
+        m = (1 - b1) * g1
+        v = (1 - b2) * g1 ** 2
+        torch.testing.assert_close(state["exp_avg"], b1 * m + (1 - b1) * g2)
+        torch.testing.assert_close(state["exp_avg_sq"], b2 * v + (1 - b2) * g2 ** 2)
+        assert int(state["step"]) == 2
+
+
+def test_adam_and_sgd_add_weight_decay_to_g_adamw_does_not_and_maximize_negates_it():
+    from tensorscope.tui.words import WORDS
+    assert "Adam and SGD add weight_decay·param to it; maximize=True negates it" in WORDS["en"]["ov_gloss_g"]
+    (g,), state, p0 = _one_step_state(torch.optim.Adam, steps=1, betas=(0.5, 0.5), weight_decay=0.3)
+    torch.testing.assert_close(state["exp_avg"], 0.5 * (g + 0.3 * p0))
+    (g,), state, p0 = _one_step_state(torch.optim.AdamW, steps=1, betas=(0.5, 0.5), weight_decay=0.3)
+    torch.testing.assert_close(state["exp_avg"], 0.5 * g)
+    (g,), state, p0 = _one_step_state(torch.optim.SGD, steps=1, momentum=0.9, weight_decay=0.3)
+    torch.testing.assert_close(state["momentum_buffer"], g + 0.3 * p0)
+    (g,), state, _ = _one_step_state(torch.optim.Adam, steps=1, betas=(0.5, 0.5), maximize=True)
+    torch.testing.assert_close(state["exp_avg"], -0.5 * g)
+    (g,), state, _ = _one_step_state(torch.optim.SGD, steps=1, momentum=0.9, maximize=True)
+    torch.testing.assert_close(state["momentum_buffer"], -g)
+
+
+def test_amsgrad_keeps_the_largest_exp_avg_sq():
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(3))
+    opt = torch.optim.Adam([p], amsgrad=True)
+    largest = torch.zeros(3)
+    for scale in (3.0, 0.1, 0.1):
+        p.grad = torch.ones(3) * scale
+        opt.step()
+        largest = torch.maximum(largest, opt.state[p]["exp_avg_sq"])
+        torch.testing.assert_close(opt.state[p]["max_exp_avg_sq"], largest)
+
+
+def test_sgd_momentum_buffer_starts_as_the_gradient_then_follows_momentum_and_dampening():
+    from tensorscope.tui.words import WORDS
+    gloss = WORDS["en"]["ov_gloss_momentum_buffer"]
+    assert gloss == "b ← momentum·b + (1−dampening)·g (b = g at the first step)"
+    (g1,), state, _ = _one_step_state(torch.optim.SGD, steps=1, momentum=0.9, dampening=0.25)
+    torch.testing.assert_close(state["momentum_buffer"], g1)
+    (g1, g2), state, _ = _one_step_state(torch.optim.SGD, steps=2, momentum=0.9, dampening=0.25)
+    torch.testing.assert_close(state["momentum_buffer"], 0.9 * g1 + 0.75 * g2)
+
+
+def test_sgd_keeps_no_step_count_and_no_state_without_momentum():
+    _, state, _ = _one_step_state(torch.optim.SGD, steps=2, momentum=0.9)
+    assert "step" not in state and set(state) == {"momentum_buffer"}
+    _, state, _ = _one_step_state(torch.optim.SGD, steps=2)
+    assert dict(state) == {}
+
+
+def test_plot_says_backward_writes_grad_for_leaves_that_require_grad():
+    from tensorscope.tui.words import words
+    assert "backward() writes .grad for leaf tensors that require grad" in words("en")["plot_no_grad"]
+    assert "backward() 为需要梯度的叶子张量写入 .grad" in words("zh")["plot_no_grad"]
+    w, c = torch.ones(2, requires_grad=True), torch.ones(2)
+    h = w * 2
+    (h * c).sum().backward()
+    assert w.grad is not None and c.grad is None
+    with pytest.warns(UserWarning):
+        assert h.grad is None  # (a non-leaf: not written)

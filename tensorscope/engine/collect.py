@@ -13,16 +13,21 @@ from typing import Any
 
 import torch
 
+from tensorscope.engine.fingerprint import fingerprint
 from tensorscope.engine.graph import graph_of
+from tensorscope.engine.optim_view import view_optimizer
 from tensorscope.engine.values import is_a
 from tensorscope.model import GradView, GraphNode, OptimizerView, Stats, TensorView
 
 PREVIEW_NUMEL = 16
 """Tensors with at most this many elements carry their values."""
 STATS_NUMEL = 1_000_000
-"""Tensors with at most this many elements carry statistics (cached by identity and version)."""
+"""Tensors with at most this many elements carry statistics (cached by identity, version and a fingerprint
+of their values: `t.data += 1` changes values without a version bump)."""
 CONTAINER_ITEMS = 8
-"""How many tensors are shown from one list, tuple or dict."""
+"""How many tensors the checks look at in one list, tuple or dict (and the TUI shows before folding)."""
+CONTAINER_LISTED = 64
+"""How many tensors of one list, tuple or dict a Step lists; the rest are counted in `Step.more`."""
 _SKIP_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, types.MethodType)
 DeviceName = Callable[[torch.Tensor], str]
 """How a tensor's device is shown (the simulated device under --simulate-cuda); default `str(t.device)`."""
@@ -82,12 +87,17 @@ class StatsCache:
             shared = self._graphs[nodes] = nodes
         return shared
 
-    def get(self, t: torch.Tensor) -> Stats | None:
+    def get(self, t: torch.Tensor, fp: int | None = None) -> Stats | None:
+        """The statistics of `t`'s values now; `fp`: its `fingerprint` when the caller has it."""
         if t.numel() == 0 or t.numel() > STATS_NUMEL or t.is_complex() or t.dtype == torch.bool:
             return None
         if t.is_sparse or t.device.type == "meta":
             return None
-        key = (id(t), t.data_ptr(), t._version, tuple(t.shape), t.dtype)
+        if fp is None:
+            fp = fingerprint(t, STATS_NUMEL)
+            if fp is None:  # values that cannot be fingerprinted are summarised afresh
+                return _compute_stats(t)
+        key = (id(t), t.data_ptr(), _version(t), tuple(t.shape), t.dtype, fp)
         hit = self._cache.get(key)
         if hit is not None and hit[0]() is t:
             return hit[1]
@@ -100,27 +110,31 @@ class StatsCache:
             pass
         return stats
 
-    def view(self, name: str, t: torch.Tensor, kind: str, device_name: DeviceName | None) -> TensorView:
+    def view(self, name: str, t: torch.Tensor, kind: str, device_name: DeviceName | None,
+             aliases: tuple[str, ...] = ()) -> TensorView:
         """`view_tensor(...)`, or the same TensorView as last time when nothing it shows can differ.
 
-        Only tensors without `grad_fn` are reused (a graph's leaves are named from the whole scope);
-        small ones are compared by value too, as `w.data -= ...` changes values but not `_version`.
+        Only tensors without `grad_fn` are reused (a graph's leaves are named from the whole scope). The
+        key holds a fingerprint of the values (and of the gradient's), as `w.data -= ...`, a NumPy write
+        into shared memory and in-place ops on inference tensors change values but not `_version`.
         """
-        if t.grad_fn is not None or type(t) not in _PLAIN_TENSORS or t.is_inference():
-            return view_tensor(name, t, self, kind, device_name)
-        g = t.grad if t.is_leaf else None
-        gkey = None if g is None else (id(g), g._version, g.data_ptr(), tuple(g.shape), g.dtype, g.device)
+        fp = fingerprint(t, STATS_NUMEL)
+        if t.grad_fn is not None or type(t) not in _PLAIN_TENSORS or fp is None:
+            return view_tensor(name, t, self, kind, device_name, aliases, fp)
+        g = grad_of(t)
+        gkey = None
+        if g is not None:
+            gfp = fingerprint(g, STATS_NUMEL)
+            if gfp is None:
+                return view_tensor(name, t, self, kind, device_name, aliases, fp)
+            gkey = (id(g), _version(g), g.data_ptr(), tuple(g.shape), g.dtype, g.device, gfp)
         shown = None if device_name is None else device_name(t)  # a simulated move keeps the storage
-        key = (id(t), t._version, t.data_ptr(), tuple(t.shape), t.dtype, t.device, t.requires_grad,
-               kind, gkey, shown)
+        key = (id(t), _version(t), t.data_ptr(), tuple(t.shape), t.dtype, t.device, t.requires_grad,
+               kind, gkey, shown, aliases, fp)
         old = self._views.get(name)
         if old is not None and old[0]() is t and old[1] == key:
-            view = old[2]
-            if view.preview is None or view.preview == _preview(t):
-                if view.grad is None or view.grad.preview is None or (
-                        g is not None and view.grad.preview == _preview(g)):
-                    return view
-        view = view_tensor(name, t, self, kind, device_name)
+            return old[2]
+        view = view_tensor(name, t, self, kind, device_name, aliases, fp)
         if len(self._views) >= self._size:
             self._views.clear()
         try:
@@ -131,6 +145,11 @@ class StatsCache:
 
 
 _PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+
+
+def _version(t: torch.Tensor) -> int:
+    """`t._version`; 0 for an inference tensor, which has no version counter (reading it raises)."""
+    return 0 if t.is_inference() else t._version
 
 
 def _compute_stats(t: torch.Tensor) -> Stats | None:
@@ -165,6 +184,9 @@ def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     """`.grad` without the warning PyTorch gives for non-leaf tensors (their .grad is never set)."""
     if not (t.is_leaf or t.retains_grad):
         return None
+    if t.is_leaf and type(t) in _PLAIN_TENSORS:  # (a leaf's .grad never warns: no filter to set up)
+        g = t.grad
+        return g if is_a(g, torch.Tensor) else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = t.grad
@@ -189,9 +211,10 @@ def view_grad(g: torch.Tensor, device_name: DeviceName | None = None) -> GradVie
 
 
 def view_tensor(
-    name: str, t: torch.Tensor, stats: StatsCache, kind: str = "tensor", device_name: DeviceName | None = None
+    name: str, t: torch.Tensor, stats: StatsCache, kind: str = "tensor",
+    device_name: DeviceName | None = None, aliases: tuple[str, ...] = (), fp: int | None = None,
 ) -> TensorView:
-    """Metadata of one tensor; never calls `repr` and never raises."""
+    """Metadata of one tensor, its values when small; never calls `repr`. `fp`: its `fingerprint`."""
     g = grad_of(t)
     gf = t.grad_fn
     return TensorView(
@@ -202,26 +225,30 @@ def view_tensor(
         requires_grad=t.requires_grad,
         is_leaf=t.is_leaf,
         grad_fn=sys.intern(gf.name()) if gf is not None else None,
-        version=t._version if not t.is_inference() else 0,
+        version=_version(t),
         numel=t.numel(),
         kind=kind,
         preview=_preview(t),
-        stats=stats.get(t),
+        stats=stats.get(t, fp),
         grad=view_grad(g, device_name) if g is not None else None,
+        aliases=aliases,
     )
 
 
 def iter_named_tensors(
-    namespace: Mapping[str, Any],
+    namespace: Mapping[str, Any], limit: int = CONTAINER_ITEMS, more: list[tuple[str, int]] | None = None,
 ) -> Iterator[tuple[str, torch.Tensor, str]]:
-    """(name, tensor, kind) for tensors reachable from a namespace as DESIGN.md describes."""
+    """(name, tensor, kind) for the tensors a namespace reaches (by name, module, list, tuple, dict): at most
+    `limit` from one list, tuple or dict; with `more`, (container, how many tensors it holds past them) is
+    added. Types are read with `type()`: a script's `__class__` or `__getattribute__` never runs."""
     for name, value in list(namespace.items()):
-        if name.startswith("__") or isinstance(value, _SKIP_TYPES):
+        if name.startswith("__") or issubclass(type(value), _SKIP_TYPES):
             continue
-        yield from _expand(name, value)
+        yield from _expand(name, value, limit, more)
 
 
-def _expand(name: str, value: Any) -> Iterator[tuple[str, torch.Tensor, str]]:
+def _expand(name: str, value: Any, limit: int = CONTAINER_ITEMS,
+            more: list[tuple[str, int]] | None = None) -> Iterator[tuple[str, torch.Tensor, str]]:
     if is_a(value, torch.Tensor):
         yield name, value, "parameter" if is_a(value, torch.nn.Parameter) else "tensor"
     elif is_a(value, torch.nn.Module):
@@ -234,21 +261,34 @@ def _expand(name: str, value: Any) -> Iterator[tuple[str, torch.Tensor, str]]:
         except Exception:
             return
     elif type(value) in (list, tuple):
-        shown = 0
-        for i, item in enumerate(value[:256]):
-            if is_a(item, torch.Tensor):
-                yield f"{name}[{i}]", item, "tensor"
-                shown += 1
-                if shown >= CONTAINER_ITEMS:
-                    break
+        yield from _contained(name, enumerate(value), limit, more)
     elif type(value) is dict:
-        shown = 0
-        for key, item in list(value.items())[:256]:
-            if is_a(item, torch.Tensor) and isinstance(key, str | int):
+        items = [(k, v) for k, v in list(value.items()) if issubclass(type(k), str | int)]
+        yield from _contained(name, iter(items), limit, more)
+
+
+_WINDOW = 256
+"""A list, tuple or dict is looked into when one of its first this many items is a tensor."""
+
+
+def _contained(name: str, items: Iterator[tuple[Any, Any]], limit: int,
+               more: list[tuple[str, int]] | None) -> Iterator[tuple[str, torch.Tensor, str]]:
+    """The first `limit` tensors among a container's items, `name[key]`; with `more`, the tensors past them
+    (the whole container, once a tensor is among its first `_WINDOW` items) are counted into it."""
+    shown = left = 0
+    for n, (key, item) in enumerate(items):
+        if is_a(item, torch.Tensor):
+            if shown < limit:
                 yield f"{name}[{key!r}]", item, "tensor"
                 shown += 1
-                if shown >= CONTAINER_ITEMS:
-                    break
+                if shown == limit and more is None:
+                    return
+            else:
+                left += 1
+        elif not shown and n >= _WINDOW - 1:
+            return
+    if left and more is not None:
+        more.append((name, left))
 
 
 def scope_of(frame: types.FrameType) -> dict[str, Any]:
@@ -262,40 +302,58 @@ def scope_of(frame: types.FrameType) -> dict[str, Any]:
     return merged
 
 
+@dataclasses.dataclass(frozen=True)
+class Collected:
+    """What one pause shows of a namespace."""
+
+    tensors: tuple[TensorView, ...]
+    optimizers: tuple[OptimizerView, ...]
+    more: tuple[tuple[str, int], ...] = ()
+    """(container name, how many of its tensors are not listed), as `Step.more`."""
+
+
+OnError = Callable[[str, BaseException], None]
+"""Where an unexpected error while collecting goes (the Session records it as an internal error)."""
+
+
 def collect(
-    namespace: Mapping[str, Any], stats: StatsCache, device_name: DeviceName | None = None
-) -> tuple[tuple[TensorView, ...], tuple[OptimizerView, ...]]:
-    """TensorViews and OptimizerViews for everything of interest in a namespace."""
+    namespace: Mapping[str, Any], stats: StatsCache, device_name: DeviceName | None = None,
+    on_error: OnError | None = None,
+) -> Collected:
+    """TensorViews and OptimizerViews for everything of interest in a namespace.
+
+    One TensorView per distinct tensor (by identity), named by the first name that reaches it: locals
+    before globals (`self.fc1.weight` inside a method, before a global `net.fc1.weight`), each in the order
+    its names were bound, a module's or container's tensors at the module's or container's place; the other
+    names go to `TensorView.aliases` (graph leaves are named the same way). An error while looking at one
+    tensor goes to `on_error` (raised without one) and that tensor is left out.
+    """
     views: list[TensorView] = []
+    more: list[tuple[str, int]] = []
     with torch._C.DisableTorchFunction():
-        found: dict[str, tuple[torch.Tensor, str]] = {}
-        for name, t, kind in iter_named_tensors(namespace):
-            found.setdefault(name, (t, kind))
-        names: dict[int, str] = {}
-        for name, (t, _) in found.items():
-            names.setdefault(id(t), name)
-        for name, (t, kind) in found.items():
+        found: dict[int, tuple[torch.Tensor, str, list[str]]] = {}
+        for name, t, kind in iter_named_tensors(namespace, CONTAINER_LISTED, more):
+            if t.is_nested:  # (no shape to show)
+                continue
+            seen = found.get(id(t))
+            if seen is None:
+                found[id(t)] = (t, kind, [name])
+            elif name not in seen[2]:
+                seen[2].append(name)
+        names: dict[int, str] = {key: seen[2][0] for key, seen in found.items()}
+        for t, kind, tnames in found.values():
             try:
-                view = stats.view(name, t, kind, device_name)
+                view = stats.view(tnames[0], t, kind, device_name, tuple(tnames[1:]))
                 if t.grad_fn is not None:
                     view = dataclasses.replace(view, graph=stats.graph(graph_of(t.grad_fn, names)))
                 views.append(view)
-            except Exception:
-                continue
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(f"engine (collect {tnames[0]})", exc)
         optimizers = tuple(
-            _view_optimizer(name, v)
+            view_optimizer(name, v, names, stats)
             for name, v in namespace.items()
             if is_a(v, torch.optim.Optimizer)
         )
-    return tuple(views), optimizers
-
-
-def _view_optimizer(name: str, opt: torch.optim.Optimizer) -> OptimizerView:
-    groups = getattr(opt, "param_groups", [])
-    lr = groups[0].get("lr") if groups else None
-    try:
-        lr_value = float(lr) if lr is not None else None
-    except (TypeError, ValueError):
-        lr_value = None
-    count = sum(len(g.get("params", [])) for g in groups)
-    return OptimizerView(name=name, type=type(opt).__name__, lr=lr_value, param_count=count)
+    return Collected(tuple(views), optimizers, tuple(more))

@@ -27,6 +27,8 @@ child → parent
   ("out", stream, text)        the script wrote `text` to `stdout` or `stderr` (kept if the child dies)
   ("stdin", reads)             the script has read its empty stdin `reads` times so far
   ("step", Step)               a pause (interactive) or a recorded line (`record`)
+  ("steps", [Step, ...])       interactive: lines `finish`/`continue` ran through without pausing, in
+                               batches (up to BATCH_STEPS, or BATCH_SECONDS old), always before the pause
   ("end", Trace, errors)       the run is over; Trace.steps is empty (the Steps came one by one);
                                `errors`: tensorscope's internal errors, as text
   ("error", message)           the script could not be loaded (missing, not Python, ...)
@@ -58,6 +60,10 @@ Mode = Literal["interactive", "record", "run"]
 ENGINE_MODULES = ("tensorscope.engine.session", "tensorscope.checks")
 """What the fork server imports once (torch with them), so each child starts with it loaded."""
 STOP_GRACE = 2.0
+BATCH_STEPS = 256
+"""Steps run through (finish, continue) sent to the UI together, at most this many per message."""
+BATCH_SECONDS = 0.1
+"""... or as soon as the oldest waiting one is this old, so a long `continue` shows its progress."""
 """Seconds a child gets to stop at its next line before it is killed."""
 
 
@@ -134,6 +140,9 @@ class _ChildEngine:
         self._stdin_seen = 0
         self.session: Any = None
         self._held: Step | None = None
+        self._batch: list[Step] = []
+        """Steps run through without a pause, not sent yet (interactive)."""
+        self._batch_since = 0.0
         """The last Step of the run (its end or uncaught exception), sent once the script's exit handlers
         have run, with what they printed."""
 
@@ -168,6 +177,8 @@ class _ChildEngine:
             self.send(("error", str(exc)))
             return
         self.session = session
+        if spec.mode == "interactive":
+            session.on_between = self._on_between
         session._capture.whole_process = True  # this process is the script's: all its threads' output
         session._capture.hold = True  # kept after the script's last line, for its threads and exit handlers
         session._capture.tap = self._on_output
@@ -179,6 +190,7 @@ class _ChildEngine:
                 trace = self._exit_as_python(trace)
         finally:
             session._capture.release()
+        self._flush()
         if self._held is not None:
             self.send(("step", self._held))
         self._report_stdin()
@@ -232,7 +244,22 @@ class _ChildEngine:
             self._stdin_seen = reads
             self.send(("stdin", reads))
 
+    def _on_between(self, step: Step) -> None:
+        batch = self._batch
+        if not batch:
+            self._batch_since = time.monotonic()
+        batch.append(step)
+        if len(batch) >= BATCH_STEPS or time.monotonic() - self._batch_since >= BATCH_SECONDS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send the Steps run through so far (before anything that comes after them)."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.send(("steps", batch))
+
     def _on_step(self, step: Step) -> None:
+        self._flush()
         self._report_stdin()
         if self._held is not None:  # not the last Step after all
             held, self._held = self._held, None
@@ -323,6 +350,7 @@ class EngineProcess:
         self.steps: list[Step] = []
         self._keep_steps = False
         self._on_step: Callable[[Step], None] | None = None
+        self._on_between: Callable[[list[Step]], None] | None = None
         self._on_end: Callable[[RunResult], None] | None = None
         self._on_output: Callable[[str, str], None] | None = None
         self._out: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -344,10 +372,13 @@ class EngineProcess:
 
     def begin(self, spec: RunSpec, *, on_step: Callable[[Step], None] | None = None,
               on_end: Callable[[RunResult], None] | None = None, keep_steps: bool = False,
-              on_output: Callable[[str, str], None] | None = None) -> None:
+              on_output: Callable[[str, str], None] | None = None,
+              on_between: Callable[[list[Step]], None] | None = None) -> None:
         """Run `spec` in this child; `on_step`/`on_end`/`on_output` (stream, text: what the script writes,
-        as it writes it) are called from a reader thread."""
+        as it writes it) are called from a reader thread, and `on_between` with the Steps an interactive
+        run went through between two pauses (in order, before the pause's own `on_step`)."""
         self.spec = spec
+        self._on_between = on_between
         self._on_step, self._on_end, self._keep_steps = on_step, on_end, keep_steps
         self._on_output = on_output
         self._post(("run", spec))
@@ -416,6 +447,14 @@ class EngineProcess:
                     self.steps.append(step)
                 if self._on_step is not None:
                     self._on_step(step)
+            elif kind == "steps":
+                steps = msg[1]
+                self._last = steps[-1]
+                self._pending = {"stdout": [], "stderr": []}
+                if self._keep_steps:
+                    self.steps.extend(steps)
+                if self._on_between is not None:
+                    self._on_between(steps)
             elif kind == "end":
                 trace = dataclasses.replace(msg[1], steps=tuple(self.steps))
                 result = RunResult(trace, list(msg[2]))

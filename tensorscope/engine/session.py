@@ -31,6 +31,7 @@ from tensorscope.engine.errors import INTERNAL_ERRORS, exception_type
 from tensorscope.engine.fastpath import LibraryCalls, untraced_library_calls
 from tensorscope.engine.inner import COMPREHENSIONS, INNER, InnerFrames, function_of
 from tensorscope.engine.instrument import Instrument, is_disguise, with_instrument
+from tensorscope.engine.losswatch import LossWatch
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.sampling import COUNT, DARK, GO_DARK, OBSERVE, WAKE, PassSampler, loops_in
 from tensorscope.engine.simcuda import SimulatedCuda
@@ -70,11 +71,17 @@ class Session:
     ) -> None:
         self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script, list(argv))
         self.trace_modules = tuple(trace_modules)
-        self.monitors: list[Monitor] = with_instrument(monitors or ())  # checks' torch events: one layer
+        self._given: list[Monitor] = list(monitors or ())
+        self._loss_watch: LossWatch | None = LossWatch()  # what Step.loss reports (not under `check`)
+        self.monitors: list[Monitor] = with_instrument([*self._given, self._loss_watch])  # one layer
         self.max_steps = max_steps
         self.stop_on_flags = stop_on_flags
         self.on_step = on_step
         """Called in the worker thread with each Step; when set, `wait()` returns only the end (None)."""
+        self.on_between: Callable[[Step], None] | None = None
+        """Interactive runs (the TUI): called with a Step at each line and return that `finish` or `continue`
+        runs through without pausing (what `record` would record there), so every step stays in the history;
+        `next` only counts them. Step indexes then match `record`'s. None: only pauses make Steps."""
         self.on_end = on_end
         self.keep_steps = keep_steps
         self.simulate_cuda = simulate_cuda
@@ -259,9 +266,18 @@ class Session:
         self._interactive = False
         self._record = False
         self._mode = "continue"
+        self._use_monitors(self._given)  # (no Steps: no loss to report)
         if not (every_pass or self._breaks or self.stop_on_flags or self.max_steps is not None):
             self._sampler = PassSampler(self._loops_of)
         return self._headless(timeout)
+
+    def _use_monitors(self, monitors: list[Monitor]) -> None:
+        """Run with `monitors` (before the script starts): `run()` leaves the loss watch out."""
+        self._loss_watch = next((m for m in monitors if isinstance(m, LossWatch)), None)
+        self.monitors = with_instrument(monitors)
+        self._inner_monitors = [m for m in self.monitors if m.wants_inner_lines]
+        self._layer = next((m for m in self.monitors if isinstance(m, Instrument)), None)
+        self._line_monitors = [m for m in self.monitors if m.wants_lines]
 
     @property
     def unobserved(self) -> bool:
@@ -788,13 +804,38 @@ class Session:
             interrupted=self._interactive and self._interrupt_at >= self._applied,
         )
         if stop:
-            if prev_line is not None:
-                prev = (self._display_of(frame.f_code.co_filename), prev_line)
-            else:  # just entered: what ran last is the caller's line that made the call
-                caller = self._user_parent(frame)
-                prev = None if caller is None else (
-                    self._display_of(caller.f_code.co_filename), self._line_of(caller))
-            self._pause(frame, "line", line, prev)
+            self._pause(frame, "line", line, self._prev_of(frame, prev_line))
+        elif self.on_between is not None and self._interactive:
+            self._between(frame, "line", line, prev_line)
+
+    def _prev_of(self, frame: types.FrameType, prev_line: int | None) -> tuple[str, int] | None:
+        """What ran just before `frame`'s line: its previous line, or the caller's line that made the call."""
+        if prev_line is not None:
+            return (self._display_of(frame.f_code.co_filename), prev_line)
+        caller = self._user_parent(frame)
+        if caller is None:
+            return None
+        return (self._display_of(caller.f_code.co_filename), self._line_of(caller))
+
+    def _between(self, frame: types.FrameType, event: str, line: int, prev_line: int | None) -> None:
+        """A line or return the command runs through (see `on_between`): a Step under finish/continue."""
+        if self._mode not in ("finish", "continue"):
+            self._step_count += 1  # (next: counted, so the indexes still match `record`'s)
+            return
+        held = list(self._pending_flags) if self.stop_on_flags and any(
+            f.severity != "info" for f in self._pending_flags) else None
+        prev = (self._display_of(frame.f_code.co_filename), prev_line) if event == "return" else \
+            self._prev_of(frame, prev_line)
+        step = self._make_step(frame, event, line, prev)
+        if held is not None:  # a flag to stop for: it stays for the pause it causes, shown there
+            self._pending_flags[:0] = held
+            step = dataclasses.replace(step, flags=())
+        self._step_count += 1
+        assert self.on_between is not None
+        try:
+            self.on_between(step)
+        except Exception as exc:
+            self._internal("on_between", exc)
 
     def _on_return(self, frame: types.FrameType, unwinding: bool) -> None:
         depth = self._depth.pop(frame, 0)
@@ -809,6 +850,12 @@ class Session:
                     line = self._line_of(frame)
                     here = (self._display_of(frame.f_code.co_filename), line)
                     self._pause(frame, "return", line, here)
+                finally:
+                    self._depth.pop(frame, None)
+            elif self.on_between is not None and self._interactive:
+                self._depth[frame] = depth  # (in the Step's stack, as at a pause)
+                try:
+                    self._between(frame, "return", self._line_of(frame), self._line_of(frame))
                 finally:
                     self._depth.pop(frame, None)
         self._cur_frame = parent
@@ -909,7 +956,8 @@ class Session:
     ) -> Step:
         scope = namespace if namespace is not None else scope_of(frame) if frame else {}
         device_name = self._sim.device_name if self._sim is not None else None
-        tensors, optimizers = collect(scope, self._stats, device_name)
+        seen = collect(scope, self._stats, device_name, self._internal)
+        loss, loss_name = self._loss_watch.take(scope) if self._loss_watch is not None else (None, None)
         out, err = self._capture.take()
         flags = tuple(self._pending_flags)
         self._pending_flags.clear()
@@ -929,8 +977,8 @@ class Session:
             event=event,  # type: ignore[arg-type]
             prev_line=prev[1] if prev else None,
             prev_file=prev[0] if prev else None,
-            tensors=tensors,
-            optimizers=optimizers,
+            tensors=seen.tensors,
+            optimizers=seen.optimizers,
             flags=flags,
             stdout=out,
             stderr=err,
@@ -938,6 +986,10 @@ class Session:
             raised=raised,
             grad_enabled=torch.is_grad_enabled(),
             stack=stack,
+            more=seen.more,
+            inference_mode=torch.is_inference_mode_enabled(),
+            loss=loss,
+            loss_name=loss_name,
         )
 
     def _end_step(self, namespace: dict[str, Any]) -> None:
