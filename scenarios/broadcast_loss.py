@@ -1,11 +1,11 @@
-"""Pitfall: (N, 1) predictions minus (N,) targets silently broadcast to (N, N): only the mean is learnt.
+"""Pitfall: N×1 predictions minus N targets silently broadcast to N×N: only the mean is learnt.
 
-Watch in tensorscope: `y_pred` has shape (8, 1) but `y` has shape (8,), so at line 32
-(`diff = y_pred - target`) `diff` comes out (8, 8): every prediction minus every target. No error:
-PyTorch broadcasts. tensorscope flags `broadcast-expand` (warning) at that line, naming `y_pred` (8, 1),
-`target` (8,) and the (8, 8) result. The loss stays high and the model only learns the mean of y:
+Watch in tensorscope: `y_pred` has shape 8×1 but `y` has shape 8, so at line 32
+(`diff = y_pred - target`) `diff` comes out 8×8: every prediction minus every target. No error:
+PyTorch broadcasts. tensorscope flags `broadcast-expand` (warning) at that line, naming `y_pred` (8×1),
+`target` (8) and the 8×8 result. The loss stays high and the model only learns the mean of y:
 compare the printed w with the true slope 3.
-Fix (run with --fixed): make the target a column too, line 29 (`target = y.unsqueeze(1)`), so diff is (8, 1).
+Fix (run with --fixed): make the target a column too, line 29 (`target = y.unsqueeze(1)`), so diff is 8×1.
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Linear regression y = 2x + 1 by manual SGD: forward, loss, backward, update under no_grad, zero the grads.
 
 Watch in tensorscope, in every epoch:
-- line 28 (`loss.backward()`): w.grad (1x1) and b.grad (1,) are written;
+- line 28 (`loss.backward()`): w.grad (1×1) and b.grad (shape 1) are written;
 - line 31 (`w -= lr * w.grad`) under torch.no_grad(): w changes in place (its version goes up) and
   still has no grad_fn; b follows on the next line;
 - line 34 (`w.grad.zero_()`): the grads go back to zero, ready for the next backward();

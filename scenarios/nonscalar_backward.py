@@ -1,6 +1,6 @@
 """Backward on a non-scalar output, done right: pass `gradient=` (the vector of a vector-Jacobian product).
 
-Watch in tensorscope: `y = x * x` is a vector of shape (3,), not a scalar, so backward() needs a
+Watch in tensorscope: `y = x * x` is a vector of shape 3, not a scalar, so backward() needs a
 `gradient` of the same shape. Line 19 (`y.backward(gradient=torch.ones_like(y))`) gives x.grad = 2 * x,
 exactly what y.sum().backward() gives (line 31 (`y.sum().backward()`)). Line 25
 (`y.backward(gradient=v)`) weights each output: x.grad = 2 * x * v. Between the runs `x.grad = None`

@@ -1,6 +1,6 @@
 """Pitfall: calling backward() on a loss that is still one value per sample, not a scalar.
 
-Watch in tensorscope: `loss` has shape (4, 1), one squared error per sample, because the .mean() was
+Watch in tensorscope: `loss` has shape 4×1, one squared error per sample, because the .mean() was
 forgotten. Line 26 (`loss.backward()`) raises PyTorch's "grad can be implicitly created only for
 scalar outputs" and is flagged `nonscalar-backward` (error), naming `loss` and its shape.
 Fix (run with --fixed): reduce to a scalar first, line 25 (`loss = loss.mean()`); or, when a

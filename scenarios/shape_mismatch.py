@@ -1,7 +1,7 @@
 """Pitfall: the data has 3 features but the model's first layer expects 4: "shapes cannot be multiplied".
 
-Watch in tensorscope: `x` has shape (8, 3); model.0.weight has shape (16, 4), because
-nn.Linear(in_features=4, ...) stores a (out, in) weight. Line 27 (`y_pred = model(x)`) raises
+Watch in tensorscope: `x` has shape 8×3; model.0.weight has shape 16×4, because
+nn.Linear(in_features=4, ...) stores an out×in weight. Line 27 (`y_pred = model(x)`) raises
 PyTorch's "mat1 and mat2 shapes cannot be multiplied (8x3 and 4x16)", flagged `shape-mismatch`
 (error): x's last dimension (3) must equal the layer's in_features (4).
 Fix (run with --fixed): take the size from the data, line 23 (`n_features = x.shape[1]`).

@@ -1,6 +1,6 @@
 """Tensor basics: create, index, reshape/view/squeeze/unsqueeze, cat/split, CPU or GPU, the NumPy bridge.
 
-Watch in tensorscope: the Tensors pane fills one line at a time. `x` is a 2x3 float32 tensor
+Watch in tensorscope: the Tensors pane fills one line at a time. `x` is a 2×3 float32 tensor
 (line 15 (`x = torch.arange`)); `flat` is a view of `x`, so the write at line 31 (`flat[0] = 100.0`)
 changes `x` too (both versions go up); `col` gains a dimension with unsqueeze and `back` loses it again;
 `device` is "cuda" only when a GPU is there; `from_np` shares memory with the NumPy array `arr`, so the

@@ -1,11 +1,19 @@
 """The bundled scenarios as a lesson plan (basics → autograd → training → pitfalls), and what a script says
-about itself (its module docstring), for `tensorscope list` and the app's intro and help."""
+about itself (its module docstring), for `tensorscope list` and the app's intro and help.
+
+A docstring may carry its own Chinese after a line `中文:` (or `中文：`); the bundled scenarios' Chinese is in
+`lessons_zh.py` (a docstring section would move every line of the scripts the lessons name).
+"""
 
 from __future__ import annotations
 
 import ast
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from tensorscope.lessons_zh import DOCS_ZH
 
 PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("basics", ("tensor_basics",)),
@@ -48,6 +56,20 @@ def script_doc(source: str) -> str:
     return doc.strip() if doc else ""
 
 
+_ZH_MARK = re.compile(r"^\s*中文\s*[:：]\s*$", re.MULTILINE)
+
+
+def translated(doc: str, lang: str) -> str:
+    """`doc` in `lang`: its own `中文:` section, else a bundled scenario's translation, else as it is."""
+    parts = _ZH_MARK.split(doc, maxsplit=1)
+    english = parts[0].strip()
+    if lang != "zh":
+        return english
+    if len(parts) == 2 and parts[1].strip():
+        return parts[1].strip()
+    return DOCS_ZH.get(first_line(english), english)
+
+
 def reflow(doc: str) -> str:
     """A docstring with its hard line breaks undone (paragraphs and `- ` items kept), to wrap on screen."""
     out: list[str] = []
@@ -56,12 +78,17 @@ def reflow(doc: str) -> str:
         prev = out[-1] if out else ""
         new_line = (not prev or not text or text.startswith("- ")
                     or (prev.startswith("- ") and not line.startswith(" "))  # an item goes on indented
-                    or (prev.endswith(".") and text[0].isupper()))  # a sentence that began a line
+                    or (prev.endswith(".") and text[0].isupper())  # a sentence that began a line
+                    or prev.endswith("。"))
         if not new_line:
-            out[-1] += " " + text
+            out[-1] += ("" if _wide(prev[-1]) or _wide(text[0]) else " ") + text  # (no space in Chinese)
         else:
             out.append(text)
     return "\n".join(out)
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
 def first_line(doc: str) -> str:
@@ -73,8 +100,9 @@ def run_command(name: str, doc: str) -> str:
     return f"tensorscope run {name}" + (" --simulate-cuda" if "--simulate-cuda" in doc else "")
 
 
-def lesson_plan(scenarios: list[Path]) -> list[tuple[str, list[Lesson]]]:
-    """The scenarios grouped in teaching order: (group key, lessons) for each non-empty group."""
+def lesson_plan(scenarios: list[Path], lang: str = "en") -> list[tuple[str, list[Lesson]]]:
+    """The scenarios grouped in teaching order: (group key, lessons) for each non-empty group; the
+    summaries in `lang`."""
     docs: dict[str, str] = {}
     for path in scenarios:
         try:
@@ -87,5 +115,5 @@ def lesson_plan(scenarios: list[Path]) -> list[tuple[str, list[Lesson]]]:
     for name in sorted(docs):
         if name not in planned:
             groups["pitfalls" if docs[name].lower().startswith("pitfall") else "more"].append(name)
-    return [(key, [Lesson(n, first_line(docs[n]), run_command(n, docs[n])) for n in names])
+    return [(key, [Lesson(n, first_line(translated(docs[n], lang)), run_command(n, docs[n])) for n in names])
             for key, names in groups.items() if names]

@@ -48,18 +48,18 @@ def assert_names(flag: Flag, expr: str, col: str, vec: str) -> None:
     """The flag names the operands as written, and its fix reshapes them by those names (EN and ZH)."""
     data = flag.data
     assert (data["expr"], data["col"], data["vec"]) == (expr, col, vec)
-    assert (data["col_shape"], data["vec_shape"], data["out_shape"]) == ("(8, 1)", "(8,)", "(8, 8)")
+    assert (data["col_shape"], data["vec_shape"], data["out_shape"]) == ("8×1", "8", "8×8")
     assert (data["vec_fix"], data["vec_view"], data["col_fix"]) == (
         f"{vec}.unsqueeze(1)", f"{vec}.view(-1, 1)", f"{col}.squeeze(1)")
-    assert flag.message.startswith(f"`{expr}`: {col} (8, 1) and {vec} (8,) broadcast to (8, 8)")
+    assert flag.message.startswith(f"`{expr}`: {col} (shape 8×1) and {vec} (shape 8) broadcast to 8×8")
     assert flag.hint.startswith(f"Make the shapes match: `{vec}.unsqueeze(1)` (or `{vec}.view(-1, 1)`) "
-                                f"makes {vec} a column (8, 1) like {col}, or `{col}.squeeze(1)` makes {col} "
-                                f"a vector (8,) like {vec}.")
+                                f"makes {vec} a column of shape 8×1 like {col}, or `{col}.squeeze(1)` makes "
+                                f"{col} a vector of shape 8 like {vec}.")
     zh = render("broadcast-expand", "zh", data)
-    assert zh.message.startswith(f"`{expr}`：{col} (8, 1) 与 {vec} (8,) 被广播成 (8, 8)")
+    assert zh.message.startswith(f"`{expr}`：{col}（形状 8×1）与 {vec}（形状 8）被广播成 8×8")
     assert zh.fix.startswith(f"让形状一致：`{vec}.unsqueeze(1)`（或 `{vec}.view(-1, 1)`）把 {vec} "
-                             f"变成与 {col} 一样的列 (8, 1)，或 `{col}.squeeze(1)` 把 {col} 变成与 {vec} "
-                             f"一样的向量 (8,)")
+                             f"变成与 {col} 一样形状为 8×1 的列，或 `{col}.squeeze(1)` 把 {col} 变成与 {vec} "
+                             f"一样形状为 8 的向量")
     for text in (flag.message, flag.hint, zh.message, zh.fix):
         assert not re.search(r"\b(input|target)\b", text) or "target" in (col, vec)
 
@@ -208,11 +208,12 @@ loss = F.mse_loss(*[net(X), y])         # <- here
 """)
     flag = the_flag(path)
     assert flag.data["variant"] == "unnamed"
-    assert flag.message == ("`loss = F.mse_loss(*[net(X), y])`: a column (8, 1) and a vector (8,) broadcast "
-                            "to (8, 8), pairing every element of one with every element of the other.")
-    assert "`.unsqueeze(1)` (or `.view(-1, 1)`) on the vector makes it a column (8, 1)" in flag.hint
+    assert flag.message == ("`loss = F.mse_loss(*[net(X), y])`: a column of shape 8×1 and a vector of "
+                            "shape 8 broadcast to 8×8, pairing every element of one with every element of "
+                            "the other.")
+    assert "`.unsqueeze(1)` (or `.view(-1, 1)`) on the vector makes it a column of shape 8×1" in flag.hint
     zh = render("broadcast-expand", "zh", flag.data)
-    assert "一个列 (8, 1) 与一个向量 (8,) 被广播成 (8, 8)" in zh.message and "`.squeeze(1)`" in zh.fix
+    assert "一个形状为 8×1 的列与一个形状为 8 的向量被广播成 8×8" in zh.message and "`.squeeze(1)`" in zh.fix
 
 
 # --- the fix, run -------------------------------------------------------------------------------------------

@@ -614,8 +614,8 @@ class TestBroadcastExpand:
         trace, _ = run(path)
         (flag,) = flags_of(trace, "broadcast-expand")
         assert (flag.severity, flag.line) == ("warning", line_of(path, "# <- here"))
-        assert flag.data["col_shape"] == "(8, 1)" and flag.data["vec_shape"] == "(8,)"
-        assert flag.data["out_shape"] == "(8, 8)"
+        assert flag.data["col_shape"] == "8×1" and flag.data["vec_shape"] == "8"
+        assert flag.data["out_shape"] == "8×8"
         assert flag.data["expr"] == "model(x) - y"
         assert "y" in flag.tensors
         assert_transparent(path, trace)

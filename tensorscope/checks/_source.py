@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from tensorscope import shapes
 from tensorscope.engine.collect import format_number, iter_named_tensors, scope_of
 from tensorscope.engine.instrument import static_value
 from tensorscope.engine.values import is_a
@@ -328,8 +329,8 @@ def _is_plain_object(value: Any) -> bool:
 
 
 def shape_text(t: torch.Tensor) -> str:
-    """A shape as Python prints a tuple: `(8, 1)`, `(8,)`, `()`."""
-    return str(tuple(t.shape))
+    """A tensor's shape in tensorscope's one notation (`8×1`, `8`, `()`: tensorscope/shapes.py)."""
+    return shapes.shape_text(t.shape)
 
 
 def join_names(names: list[str], most: int = 3) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
+from tensorscope import shapes
 from tensorscope.checks._source import Names, dotted, line_info, shape_text
 from tensorscope.checks.base import Check
 from tensorscope.checks.naming import Line, Unresolved, look, resolve
@@ -195,8 +196,8 @@ class BroadcastExpand(Check, Subscriber):
         if info.explicit_dims:
             return
         self._flagged.add(key)
-        data = {"col_shape": shape_text(col), "vec_shape": shape_text(vec), "out_shape": str((n, n)),
-                "op": op}
+        data = {"col_shape": shape_text(col), "vec_shape": shape_text(vec),
+                "out_shape": shapes.shape_text((n, n)), "op": op}
         written = _written(look(ctx, frame, line), op, a, b, loss=not direct)
         if written is not None:
             expr, (a_name, a_named), (b_name, b_named) = written

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 import tensorscope.checks._inplace_calls as _inplace_calls
+from tensorscope import shapes
 from tensorscope.checks._source import AfterLine, Names, line_info, resolve, user_frames
 from tensorscope.checks.base import Check
 from tensorscope.engine.collect import CONTAINER_ITEMS, iter_named_tensors, scope_of
@@ -250,7 +251,7 @@ class InplaceSavedTensor(Check):
                 "inplace_line": str(line),
                 "saved_version": found.saved_version,
                 "version": found.version,
-                "shape": str(tuple(t.shape)),
+                "shape": shapes.shape_text(t.shape),
             }
             self._seen.append(data | {"op": _op_name(found.saver), "dims": found.shape})
             self.flag(ctx, "warning", data, (name,), line=line)

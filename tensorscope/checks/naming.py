@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from tensorscope import shapes
 from tensorscope.engine.collect import dtype_name, iter_named_tensors
 from tensorscope.engine.simcuda import simulated_device
 from tensorscope.engine.values import is_a
@@ -109,9 +110,8 @@ class Ref:
 
 
 def shape_text(shape: Iterable[int]) -> str:
-    """A shape as people write it: `8×3`, `()` for scalars."""
-    dims = tuple(shape)
-    return "()" if not dims else "×".join(str(d) for d in dims)
+    """A shape as people write it: `8×3`, `()` for scalars (tensorscope/shapes.py)."""
+    return shapes.shape_text(shape)
 
 
 def device_of(t: torch.Tensor) -> str:

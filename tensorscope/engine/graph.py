@@ -9,6 +9,7 @@ import torch
 
 from tensorscope.engine.values import is_a
 from tensorscope.model import GRAPH_MORE_CAP, GraphNode
+from tensorscope.shapes import shape_text
 
 MAX_NODES = 40
 """Lines drawn per tensor; a longer graph (a loss summed over many iterations) is cut with `…`."""
@@ -44,8 +45,7 @@ def _leaf_name(t: Any, names: Mapping[int, str]) -> str:
     if name is not None:
         return name
     if is_a(t, torch.Tensor):
-        shape = "×".join(str(d) for d in t.shape) or "()"
-        return f"{shape} {str(t.dtype).removeprefix('torch.')}"
+        return f"{shape_text(t.shape)} {str(t.dtype).removeprefix('torch.')}"
     return "?"
 
 

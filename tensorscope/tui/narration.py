@@ -9,23 +9,45 @@ from tensorscope.diff import is_yield, narrate
 from tensorscope.tui.flags import SEVERITY_MARK
 from tensorscope.tui.history import History
 from tensorscope.tui.words import words
+from tensorscope.tui.wrap import CellWrapped, wrap_spans
+
+LINES = 2
+"""The narration's height: what is said must fit in it, whole sentences only."""
 
 
-def narration_content(sentences: list[str], lang: str = "en", limit: int = 3) -> Content:
-    """`✎ what just happened: s1; s2`."""
+def narration_content(sentences: list[str], lang: str = "en", limit: int = 3, width: int = 0) -> Content:
+    """`✎ what just happened: s1; s2`, or `s1; 3 more changes (see Tensors)` when not all fit.
+
+    Whole sentences only: at most `limit` of them, and when `width` is known as many as fit in `LINES`
+    lines of that many cells; the rest are counted in a last sentence, never dropped silently.
+    """
+    said = list(dict.fromkeys(sentences))  # (the same sentence twice says nothing new)
+    content = _assemble(said[:limit], len(said) - limit, lang)
+    for k in range(min(limit, len(said)), 0, -1):
+        content = _assemble(said[:k], len(said) - k, lang)
+        if width <= 0 or len(wrap_spans(content.plain, width)) <= LINES:
+            break
+    return content
+
+
+def _assemble(shown: list[str], left: int, lang: str) -> Content:
     w = words(lang)
-    shown = sentences[:limit]
+    if left > 0:
+        shown = [*shown, w["more_changes" if left > 1 else "more_change"].format(n=left)]
     sep = "；" if lang == "zh" else "; "
+    colon = "：" if lang == "zh" else ": "
     return Content.assemble(
-        ("✎ ", "bold $text-accent"), (f"{w['happened']}: ", "$text-muted"), sep.join(shown)
+        ("✎ ", "bold $text-accent"), (f"{w['happened']}{colon}", "$text-muted"), sep.join(shown)
     )
 
 
 def intro_content(about: str, hint: str, width: int = 0) -> Content:
-    """Before the first line: what the script is about (its docstring's first line), then the keys."""
-    if width > 4 and len(about) > width - 2:  # one line for each, so the keys stay in view
-        about = about[: width - 3] + "…"
-    return Content.assemble(("✎ ", "bold $text-accent"), (about, "bold"), "\n", (hint, "$text-muted"))
+    """Before the first line: what the script is about (its docstring's first line), then the keys; when
+    the summary needs both lines, all of it and no hint (the footer shows the keys): never cut."""
+    about_line = Content.assemble(("✎ ", "bold $text-accent"), (about, "bold"))
+    if width > 4 and len(wrap_spans(about_line.plain, width)) > 1:
+        return about_line
+    return Content.assemble(about_line, "\n", (hint, "$text-muted"))
 
 
 class Narration(Static):
@@ -49,7 +71,8 @@ class Narration(Static):
         if history.index == 0 and step.event == "line":
             if about:
                 self.sentences = [about, w["start"]]
-                self.update(intro_content(about, w["start"], self.content_size.width), layout=False)
+                intro = intro_content(about, w["start"], self.content_size.width)
+                self.update(CellWrapped(intro), layout=False)
             else:
                 self.show([w["start"]], lang)
             return
@@ -58,11 +81,12 @@ class Narration(Static):
             key = "yield_at" if is_yield(step) else "return_at"
             sentences.insert(0, w[key].format(function=step.function))
         if step.exception is None:  # an exception's sentence already says it all
-            serious = [f for f in step.flags if f.severity != "info"]
+            serious = {(f.code, f.line): f for f in step.flags if f.severity != "info"}  # each named once
             sentences[:0] = [w["flagged"].format(mark=SEVERITY_MARK[f.severity], code=f.code, line=f.line)
-                             for f in serious[:2]]
+                             for f in list(serious.values())[:2]]
         self.show(sentences, lang)
 
     def show(self, sentences: list[str], lang: str) -> None:
         self.sentences = sentences
-        self.update(narration_content(sentences, lang), layout=False)  # fixed height: no layout pass
+        content = narration_content(sentences, lang, width=self.content_size.width)
+        self.update(CellWrapped(content), layout=False)  # fixed height: no layout pass

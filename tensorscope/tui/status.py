@@ -25,7 +25,8 @@ STATE_STYLE = {
 def status_content(script: str, step: Step | None, state: str, *, lang: str = "en", simulated: bool = False,
                    position: int = 0, total: int = 0, exit_code: int | None = None,
                    width: int = 0, autoplay: float | None = None, autoplay_on: bool = False) -> Content:
-    """One line: `tensorscope · linreg.py · ⏸ paused · step 37 · line 24 in <module> · grad mode ON · ...`.
+    """One line: `tensorscope · linreg.py · ⏸ paused · step 37 · line 24 in <module> · grad mode ON · ...`
+    (in Chinese `… · 第 37 步 · 第 24 行（<module>）· 梯度模式 开 · …`).
 
     `autoplay`: the pace in seconds when the app steps by itself; `autoplay_on`: whether it is stepping now.
     """
@@ -41,12 +42,13 @@ def status_content(script: str, step: Step | None, state: str, *, lang: str = "e
         text = w["autoplay"].format(seconds=f"{autoplay:g}") if autoplay_on else w["autoplay_paused"]
         parts.append((text, "bold $text-success" if autoplay_on else "bold $text-warning"))
     if step is not None:
-        parts += [sep, f"{w['step']} {step.index}", sep, f"{w['line']} {step.line} {w['in']} {step.function}"]
+        where = w["where"].format(step=step.index, line=step.line, function=step.function).split(" · ")
+        parts += [sep, where[0], sep, where[1]]  # (zh: `第 26 步 · 第 34 行（<module>）`)
         grad = (w["grad_on"], "$text-success") if step.grad_enabled else (w["grad_off"], "bold $text-warning")
         parts += [sep, grad]
         devices = list(step.devices)
         if devices:
-            parts += [sep, f"{w['devices']}: "]
+            parts += [sep, f"{w['devices']}{'：' if lang == 'zh' else ': '}"]
             if len(devices) > 1:
                 parts.append((f"{', '.join(devices)} ⚠", "bold $text-error"))
             else:
