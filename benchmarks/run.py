@@ -177,11 +177,19 @@ def driver(args: list[str], env: dict[str, str]) -> dict[str, object]:
 
 
 def keypress(presses: int, env: dict[str, str]) -> list[dict[str, object]]:
+    """50 tensors in scope; a model of 200 parameter tensors (grouped, as the pane opens it), and the
+    same with every module group open (not budgeted: the user's choice)."""
     print(f"keypress: {presses} presses", file=sys.stderr)
-    r = driver([str(HERE / "tui_keypress.py"), "--presses", str(presses)], env)
-    r.update(item=f"TUI key press -> updated panes ({r.get('tensors_in_scope', '?')} tensors)",
-             budget=BUDGETS["keypress_ms"])
-    return [r]
+    rows = []
+    for args, what, budget in (([], "{n} tensors", True),
+                               (["--workload", "model200"], "200 params, grouped", True),
+                               (["--workload", "model200", "--open-groups"], "200 params, all open", False)):
+        r = driver([str(HERE / "tui_keypress.py"), "--presses", str(presses), *args], env)
+        r.update(item=f"TUI key press -> updated panes ({what.format(n=r.get('tensors_in_scope', '?'))})")
+        if budget:
+            r["budget"] = BUDGETS["keypress_ms"]
+        rows.append(r)
+    return rows
 
 
 def interrupt(rounds: int, env: dict[str, str]) -> list[dict[str, object]]:

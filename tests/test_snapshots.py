@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import pickle
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 import pytest
 import torch
 from click.testing import CliRunner
-from pytest_textual_snapshot import node_to_report_path
 
 from tensorscope.screenshot import drive, make_app, screen_text
 from tensorscope.tui.app import TensorScopeApp
@@ -49,16 +47,15 @@ LINREG_AFTER_UPDATE = 34  # ▶ w.grad.zero_(): w and b were just updated
 LINREG_AFTER_ZEROING = 36  # ▶ print(...): both grads were just zeroed
 
 
-def screen_diff(node: pytest.Item) -> str:
-    """What changed on screen, as a unified diff of the snapshot's text and the current screen's text."""
+def screen_diff(node: pytest.Item, actual: str | None) -> str:
+    """What changed on screen, as a unified diff of the snapshot's text and the screen's text (`actual`, the
+    SVG the test's app exported at the moment it was compared)."""
     expected_file = SNAPSHOTS / f"{node.nodeid.split('::', 1)[1].replace('::', '.')}.svg"
     if not expected_file.exists():
         return f"no snapshot {expected_file.name} yet: look at the screen, then create it with {UPDATE}"
-    try:
-        actual = pickle.loads(node_to_report_path(node).read_bytes())[2]
-        expected = expected_file.read_text(encoding="utf-8")
-    except (OSError, IndexError, pickle.UnpicklingError) as exc:
-        return f"the screen differs from {expected_file.name} ({exc})"
+    if actual is None:
+        return f"the screen differs from {expected_file.name}"
+    expected = expected_file.read_text(encoding="utf-8")
     diff = "\n".join(difflib.unified_diff(
         screen_text(expected).splitlines(), screen_text(actual).splitlines(), lineterm="",
         fromfile=f"{expected_file.parent.name}/{expected_file.name}", tofile="now"))
@@ -73,11 +70,14 @@ def snap(snap_compare: Callable[..., bool], request: pytest.FixtureRequest) -> C
     """Drive the app like `tensorscope screenshot` (steps/until_line/until_flag/press) and compare."""
 
     def compare(app: TensorScopeApp, size: tuple[int, int] = SIZE, **how: Any) -> None:
+        shown: list[str] = []
+
         async def run_before(pilot: Any) -> None:
             await drive(pilot, pilot.app, **how)
+            shown.append(pilot.app.export_screenshot())  # (what the snapshot is taken of, for the diff)
 
         if not snap_compare(app, terminal_size=size, run_before=run_before):
-            pytest.fail(screen_diff(request.node), pytrace=False)
+            pytest.fail(screen_diff(request.node, shown[-1] if shown else None), pytrace=False)
 
     return compare
 

@@ -11,11 +11,11 @@ import pytest
 from tensorscope.checks import codes
 from tensorscope.checks.base import Check
 from tensorscope.diff import narrate
-from tensorscope.model import Flag, Step, TensorView
+from tensorscope.model import Flag, Stats, Step, TensorView
 from tensorscope.tui import runner as runner_module
 from tensorscope.tui.app import TensorScopeApp
-from tensorscope.tui.history import History, printed_losses
-from tensorscope.tui.output import printable, sparkline
+from tensorscope.tui.history import History
+from tensorscope.tui.output import printable, wrap
 from tensorscope.tui.tensors import cells
 
 SIZE = (140, 44)
@@ -153,17 +153,18 @@ class TestHistory:
             assert len(app.history) == len(recorded) + 1
 
     def test_history_derives_output_flags_and_losses(self):
-        """The Output, Flags and sparkline data at step i come from steps 0..i only."""
+        """The Output, Flags and loss curve at step i come from steps 0..i only."""
         h = History()
         flag = Flag("x-code", "warning", 3, "<module>", "m", "h")
-        loss = TensorView("loss", (), "float32", "cpu", True, False, "MeanBackward0", 0, 1, preview="2.5")
+        loss = TensorView("loss", (), "float32", "cpu", True, False, "MeanBackward0", 0, 1, preview="2.5",
+                          stats=Stats(2.5, 2.5, 2.5, 0.0))
         h.append(Step(0, "s.py", 1, "<module>", 0, stdout="Loss: 9\n"))
         h.append(Step(1, "s.py", 2, "<module>", 0, tensors=(loss,), flags=(flag,), stdout="x\n"))
         h.go_last()
-        assert h.output() == "Loss: 9\nx\n" and h.flags() == [(1, flag)] and h.losses() == [2.5]
+        assert h.output() == "Loss: 9\nx\n" and h.flags() == [(1, flag)]
+        assert h.loss_series() == ("loss", [(1, 2.5)])
         h.back()
-        assert h.output() == "Loss: 9\n" and h.flags() == [] and h.losses() == [9.0]
-        assert printed_losses("Epoch 1, Loss: 27.4\nloss=1e-3 acc 0.5") == [27.4, 0.001]
+        assert h.output() == "Loss: 9\n" and h.flags() == [] and h.loss_series() == (None, [])
 
 
 class TestBreakpoints:
@@ -276,7 +277,8 @@ class TestEndings:
             assert step.event == "end" and app.current_step is step
             assert "finished" in str(app.query_one("#status").render())
             assert "Epoch 3, Loss:" in app.output.text
-            assert app.output.losses == [41.0, 1.1288, 0.0433]  # printed: `c` skipped the steps between
+            name, curve = app.history.loss_series()  # backward()'s tensor, from the steps `c` ran through
+            assert name == "loss" and [round(v, 4) for _, v in curve] == [41.0, 1.1288, 0.0433]
             await pilot.press("n")  # nothing to run: the screen stays
             await pilot.pause()
             assert app.current_step is step
@@ -298,7 +300,8 @@ class TestEndings:
             assert "RuntimeError" in str(app.inspector.body.render())
             await pilot.press("left")
             await pilot.pause()
-            assert app.current_step is app.history.steps[0]
+            assert app.current_step is app.history.steps[-2]  # (c keeps every step it ran)
+            assert app.current_step.event == "line" and app.current_step.line == 4  # (before it ran)
             await pilot.press("r")
             await wait_until(pilot, lambda: app.state == "paused" and len(app.history) == 1, "the restart")
             assert app.current_step.line == 1 and app.runner.run == 2
@@ -349,12 +352,14 @@ class TestEndings:
         """Presses while a slow line runs are kept and run in order once it pauses: none is dropped."""
         script = write_script("import time\ntime.sleep(0.5)\nx = 1\ny = 2\nz = 3\nprint('end')\n")
         app = TensorScopeApp(str(script))
+        notices: list[object] = []
+        app.notify = lambda message, *args, **kwargs: notices.append(message)  # type: ignore[method-assign]
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot, app)
             await pilot.press("n", "n", "n", "n")  # the 3rd and 4th while line 2 sleeps
             await wait_until(pilot, lambda: app.current_step.line == 5 and app.state == "paused", "line 5")
             assert [s.line for s in app.history.steps] == [1, 2, 3, 4, 5]
-            assert len(app._notifications) == 0
+            assert notices == []  # no "is running" notice: the presses were queued, not refused
 
     async def test_thirty_presses_are_thirty_steps(self, write_script):
         """30 presses of n in a row advance exactly 30 steps, however fast they come."""
@@ -441,11 +446,9 @@ class TestWords:
         assert printable("\x1b[31mred\x1b[0m\x07\n") == "␛[31mred␛[0m^G\n"
         assert printable("10%\r50%\r100%\n") == "100%\n"
 
-    def test_sparkline_shape(self):
-        line = sparkline([3.0, 2.0, 1.0], 10)
-        assert len(line) == 3 and line[0] == "█" and line[-1] == "▁"
-        assert sparkline([1.0, 2.0, 3.0, 4.0], 2) == "▁█"  # the newest values that fit
-        assert sparkline([float("nan")], 10) == ""
+    def test_output_lines_wrap_never_cut(self):
+        assert wrap("a" * 25 + "\nshort", 10) == "aaaaaaaaaa\naaaaaaaaaa\naaaaa\nshort"
+        assert wrap("中文" * 6, 10).split("\n") == ["中文中文中", "文中文中文", "中文"]  # wide: 2 cells each
 
     def test_narration_in_chinese(self, write_script):
         from tensorscope.engine import Session

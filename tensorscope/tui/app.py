@@ -17,14 +17,17 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tensorscope.engine import Command, ScriptTarget
-from tensorscope.lessons import first_line, reflow, script_doc
+from tensorscope.lessons import first_line, reflow, script_doc, translated
 from tensorscope.model import Flag, Step, Trace
+from tensorscope.optim_diff import chosen_optimizer, last_change
 from tensorscope.tui.flags import FlagList
 from tensorscope.tui.help import HelpScreen
 from tensorscope.tui.history import History
 from tensorscope.tui.inspector import Inspector
 from tensorscope.tui.narration import Narration
+from tensorscope.tui.nextline import NextLine
 from tensorscope.tui.output import OutputPane
+from tensorscope.tui.plot import PlotScreen
 from tensorscope.tui.replay import ReplayRunner, replay_target
 from tensorscope.tui.runner import Runner
 from tensorscope.tui.source import SourceView
@@ -34,13 +37,14 @@ from tensorscope.tui.words import SYSTEM_COMMANDS, words
 
 NARROW_FOOTER = 100
 """Below this many columns the footer shows only n, s, c, ? and q (and the palette)."""
-_NARROW_HIDDEN = {"back", "forward", "finish", "breakpoint", "restart"}
+_NARROW_HIDDEN = {"back", "forward", "finish", "breakpoint", "restart", "plot"}
 INTRO_SECONDS = 4.0
 """Under autoplay, how long the script's summary stays on screen before the first line runs."""
 _END_STATES = {"finished", "exception", "exit", "stopped", "max-steps", "timeout"}
 _KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue": "k_continue",
               "back": "k_back", "forward": "k_forward", "breakpoint": "k_breakpoint", "restart": "k_restart",
-              "help": "k_help", "quit": "k_quit", "space": "k_autoplay", "command_palette": "k_palette"}
+              "help": "k_help", "quit": "k_quit", "plot": "k_plot", "space": "k_autoplay",
+              "command_palette": "k_palette"}
 """Action → the words key of its Footer description."""
 
 
@@ -63,9 +67,11 @@ class TensorScopeApp(App[None]):
         Binding("right", "forward", "forward", priority=True),
         Binding("b", "breakpoint", "breakpoint"),
         Binding("r", "restart", "restart"),
+        Binding("p", "plot", "plot"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+c", "interrupt", "interrupt", show=False, priority=True),
+        Binding("m", "maximize_source", "maximize source", show=False),
     ]
 
     def __init__(
@@ -111,6 +117,9 @@ class TensorScopeApp(App[None]):
         self._chosen: str | None = None
         """The tensor the user picked last: the Inspector stays on it while it is in scope."""
         self._stdin_seen = 0
+        self._watch: int | None = None
+        """Which Step (counted from the run's first) was on screen when the script went on: the next pause
+        is shown if it still is (the Steps run through in between are appended after it)."""
         self._queued: deque[Command] = deque()
         """Commands pressed while the script runs: sent in order, one per pause (none is dropped)."""
         self._hinted: dict[str, float] = {}
@@ -146,6 +155,7 @@ class TensorScopeApp(App[None]):
     def compose(self) -> ComposeResult:
         w = words(self.lang)
         yield StatusBar(id="status")
+        yield NextLine(id="nextline")
         yield Narration(id="narration")
         with Horizontal(id="main"):
             source = SourceView(id="source")
@@ -222,6 +232,7 @@ class TensorScopeApp(App[None]):
         self.exit_code = None
         self._stdin_seen = 0
         self._queued.clear()
+        self._watch = None
         try:
             self._live = self.runner.start()
         except Exception as exc:  # e.g. --simulate-cuda on a machine that has CUDA
@@ -233,7 +244,9 @@ class TensorScopeApp(App[None]):
     def _on_step(self, message: Runner.StepReady) -> None:
         if message.run != self._live or not self.is_running:  # (not running: the app is closing)
             return
-        follow = self.history.at_end
+        watch, self._watch = self._watch, None
+        shown = self.history.index + self.history.dropped
+        follow = self.history.at_end or (watch is not None and shown >= watch)
         self.history.append(message.step)
         if follow:
             self.history.go_last()
@@ -249,6 +262,15 @@ class TensorScopeApp(App[None]):
             self._queued.clear()
         elif self._queued:
             self._send(self._queued.popleft())
+
+    @on(Runner.StepsRan)
+    def _on_steps_ran(self, message: Runner.StepsRan) -> None:
+        """Steps `finish`/`continue` ran through: kept for ←, the screen stays on the last pause."""
+        if message.run != self._live or not self.is_running:
+            return
+        for step in message.steps:
+            self.history.append(step)
+        self._show_status()
 
     @on(Runner.Ended)
     def _on_ended(self, message: Runner.Ended) -> None:
@@ -271,7 +293,7 @@ class TensorScopeApp(App[None]):
             self.notify(f"{shown}{more}", title="tensorscope internal error", severity="error", timeout=30)
 
     def _send(self, cmd: Command) -> None:
-        if len(self.history) and not self.history.at_end:
+        if len(self.history) and not self.history.at_end and not self._watching:
             self.history.go_last()
             self._pinned = None
             self._show_step()
@@ -279,6 +301,7 @@ class TensorScopeApp(App[None]):
             return
         if self.state == "paused":
             self.state = "running"
+            self._watch = self.history.index + self.history.dropped
             self.runner.send(cmd)
             self._show_status()
         elif self.state in ("running", "starting"):
@@ -353,9 +376,53 @@ class TensorScopeApp(App[None]):
         else:
             self.action_help_quit()
 
+    def action_maximize_source(self) -> None:
+        """Show the Source pane alone, full width (again: back to all the panes; esc too)."""
+        screen = self.screen
+        if screen is not self.screen_stack[0]:
+            return
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        if screen.maximize(self.source, container=False):
+            self.source.focus()
+            self.notify(words(self.lang)["max_source"], timeout=2)
+
     def action_help(self) -> None:
         """Show every key and what the marks mean, and what the script is about."""
-        self.push_screen(HelpScreen(self.lang, reflow(self.about)))
+        self.push_screen(HelpScreen(self.lang, reflow(translated(self.about, self.lang))))
+
+    def action_plot(self) -> None:
+        """Open the plot of the loss and of the selected parameter's gradient norm (p closes it)."""
+        if isinstance(self.screen, PlotScreen):  # (from the palette, over the plot)
+            self.screen.dismiss()
+            return
+        self.push_screen(PlotScreen(self.lang))
+        self.call_after_refresh(self._show_plot)
+
+    def action_plot_pick(self) -> None:
+        """Plot the one-element tensor selected in Tensors as the loss (when backward() gives none)."""
+        w = words(self.lang)
+        step, name = self.history.current, self.tensors.selected_name
+        tensor = step.tensor(name) if step is not None and name else None
+        if tensor is None or name is None:
+            self.notify(w["plot_pick_none"], severity="warning", timeout=3)
+        elif tensor.numel != 1:
+            self.notify(w["plot_pick_bad"].format(name=name), severity="warning", timeout=4)
+        else:
+            self.history.loss_pick = name
+            self.notify(w["plot_picked"].format(name=name), timeout=3)
+            self._show_plot()
+
+    def _show_plot(self) -> None:
+        """Draw the plot screen, when it is open, from the Steps up to the one on screen."""
+        screen = self.screen
+        if not isinstance(screen, PlotScreen) or not screen.is_mounted:
+            return
+        name, loss = self.history.loss_series()
+        param = self._chosen or self.tensors.selected_name
+        grad = self.history.grad_norm_series(param) if param else []
+        screen.show(name, loss, param, grad)
 
     def action_space(self) -> None:
         """Pause or resume autoplay (with --autoplay); otherwise run the next line, as n does."""
@@ -403,7 +470,7 @@ class TensorScopeApp(App[None]):
         self.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("back", "forward"):  # ← → belong to text inputs in other screens
+        if action in ("back", "forward", "plot"):  # ← → belong to text inputs in other screens
             return self.screen is self.screen_stack[0]
         return True
 
@@ -417,6 +484,7 @@ class TensorScopeApp(App[None]):
                    ("continue", self.action_continue), ("back", self.action_back),
                    ("forward", self.action_forward), ("breakpoint", self.action_breakpoint),
                    ("restart", self.action_restart), ("help", self.action_help),
+                   ("plot", self.action_plot), ("plot_pick", self.action_plot_pick),
                    ("lang", self.action_toggle_language)]
         if self.autoplay is not None:
             actions.append(("autoplay", self.action_toggle_autoplay))
@@ -466,6 +534,7 @@ class TensorScopeApp(App[None]):
         file = self.target.display
         self.source.show(file, self._source_lines(file), next_line=None, done_line=None, raised_line=None,
                          breakpoints={ln for f, ln in self.runner.breakpoints if f == file}, flag_lines={})
+        self.query_one(NextLine).show_step(None, "")
 
     def _show_step(self) -> None:
         """Every pane from the Step on screen."""
@@ -474,13 +543,17 @@ class TensorScopeApp(App[None]):
             self._show_status()
             return
         self._show_source(step)
+        lines = self._source_lines(step.file)
+        code = lines[step.line - 1] if 0 < step.line <= len(lines) else ""
+        self.query_one(NextLine).show_step(step, code, self.lang)
         self.tensors.show(step, self.history.baseline(), simulated=self.simulated)
         flags = self.history.flags()
         self.flags.show(flags, self.lang)
         w = words(self.lang)
         self.tensors.border_title = f"{w['tensors']} · {len(step.tensors)}"
         self.flags.border_title = f"{w['flags']} · {len(flags)}" if flags else w["flags"]
-        self.output.show(self.history.output(), self.history.losses())
+        self.output.show(self.history.output())
+        self._show_plot()
         self._show_narration(step)
         self._show_inspector()
         self._check_stdin()
@@ -496,7 +569,8 @@ class TensorScopeApp(App[None]):
     def _show_narration(self, step: Step) -> None:
         lines = self._source_lines(step.prev_file or step.file)
         ran = lines[step.prev_line - 1] if step.prev_line and step.prev_line <= len(lines) else ""
-        self.query_one(Narration).show_step(self.history, ran, self.lang, first_line(self.about))
+        about = first_line(translated(self.about, self.lang))
+        self.query_one(Narration).show_step(self.history, ran, self.lang, about)
 
     def _show_inspector(self) -> None:
         step = self.history.current
@@ -519,6 +593,11 @@ class TensorScopeApp(App[None]):
         tensors = self.tensors
         if isinstance(pinned, str):
             self._chosen = pinned
+        opt = chosen_optimizer(step, self._chosen)
+        if opt is not None:
+            change = last_change(self.history.steps, self.history.index, opt.name, self.lang)
+            inspector.show_optimizer(opt, change, self.lang)
+            return
         name = self._chosen if self._chosen and step.tensor(self._chosen) else None
         if name is None and tensors.changed:
             name = tensors.changed[0]  # follow what just changed until the user picks a tensor
@@ -528,12 +607,20 @@ class TensorScopeApp(App[None]):
         tensor = step.tensor(name) if name else None
         if tensor is None and step.tensors:
             tensor = step.tensors[0]
-        inspector.show_tensor(tensor, self.lang, self.simulated)
+        inspector.show_tensor(tensor, self.lang, self.simulated, step.optimizers)
+
+    @property
+    def _watching(self) -> bool:
+        """The script runs on from the Step on screen (what it runs through is appended after it)."""
+        return (self.state in ("running", "starting") and self._watch is not None
+                and self.history.index + self.history.dropped == self._watch)
 
     def _show_status(self) -> None:
+        total = len(self.history)
         status = status_content(
             self.target.display, self.history.current, self.state, lang=self.lang, simulated=self.simulated,
-            position=self.history.index + 1, total=len(self.history), exit_code=self.exit_code,
+            position=total if self._watching else self.history.index + 1, total=total,
+            exit_code=self.exit_code,
             width=self.size.width - 2,
             autoplay=None if self.state in _END_STATES else self.autoplay, autoplay_on=self.autoplaying,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -13,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tensorscope.tui.words import words
+from tensorscope.tui.wrap import CellWrapped
 
 KEYS: dict[str, list[tuple[str, str]]] = {
     "en": [
@@ -24,7 +26,9 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("ctrl+c", "interrupt: pause the running script at its next line, as in pdb"),
         ("← →", "back / forward through the recorded steps; → at the newest one runs on"),
         ("b", "breakpoint on/off at the source cursor (↑/↓ in Source), or click a number"),
+        ("m", "maximize the Source pane (m or esc: back); in Source, shift+← → or h l scroll sideways"),
         ("r", "restart the script from the top (breakpoints stay)"),
+        ("p", "plot: the loss (what backward() was called on) and the selected parameter's gradient norm"),
         ("tab", "next pane; ↑/↓ pick a tensor or a flag, Enter explains a flag"),
         ("ctrl+p", "command palette: every action, themes, language"),
         ("?", "this help"),
@@ -39,7 +43,9 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("ctrl+c", "中断：让正在运行的脚本停在它的下一行（同 pdb）"),
         ("← →", "在记录的步骤中后退/前进（在最新一步按 → 会运行下一行）"),
         ("b", "在源代码光标处设置/取消断点（源代码中按 ↑/↓，或点击行号）"),
+        ("m", "放大源代码窗格到全宽（按 m 或 esc 还原）；在源代码中按 shift+← → 或 h l 左右滚动"),
         ("r", "从头重新运行脚本（断点保留）"),
+        ("p", "曲线：损失（调用 backward() 的那个值）和所选参数的梯度范数"),
         ("tab", "在窗格间移动；↑/↓ 选择张量或问题，回车查看问题的解释"),
         ("ctrl+p", "命令面板：所有操作、主题、语言"),
         ("?", "本帮助"),
@@ -67,14 +73,19 @@ MARKS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+def _right(text: str, cells: int) -> str:
+    """`text` right-aligned in `cells` terminal cells (a CJK character takes two)."""
+    return " " * max(0, cells - cell_len(text)) + text
+
+
 def help_content(lang: str, about: str = "") -> Content:
     """Keys, marks, and `about` (the script's docstring) under its own heading."""
     parts: list[str | tuple[str, str]] = []
     for key, text in KEYS.get(lang, KEYS["en"]):
-        parts += [(f"{key:>9}  ", "bold $text-accent"), text, "\n"]
+        parts += [(f"{_right(key, 9)}  ", "bold $text-accent"), text, "\n"]
     parts.append("\n")
     for mark, style, text in MARKS.get(lang, MARKS["en"]):
-        parts += [(f"{mark:>9}  ", f"bold {style}"), text, "\n"]
+        parts += [(f"{_right(mark, 9)}  ", f"bold {style}"), text, "\n"]
     if about:
         parts += ["\n", (words(lang)["about"], "bold $text-accent"), "\n", about, "\n"]
     return Content.assemble(*parts)
@@ -109,4 +120,4 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = words(self.lang)["help_title"]
             scroll.border_subtitle = words(self.lang)["help_close"]
-            yield Static(help_content(self.lang, self.about))
+            yield Static(CellWrapped(help_content(self.lang, self.about), hang=11))

@@ -5,44 +5,32 @@ Plain Python, no UI: step back is an index minus one, and every pane reads the S
 
 from __future__ import annotations
 
-import re
+import math
 
 from tensorscope.diff import same_frame_before
 from tensorscope.model import Flag, Step, TensorView
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
-_PRINTED_LOSS = re.compile(r"loss\W{0,3}?\s*[:=]?\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)",
-                           re.IGNORECASE)
+Series = list[tuple[int, float]]
+"""(Step.index, value) points of a curve, oldest first."""
 
 
 def loss_value(t: TensorView) -> float | None:
-    """The value of a one-element tensor, from its preview (or its mean), else None."""
-    if t.numel != 1:
+    """The value of a one-element tensor, from its recorded stats (numbers, never the preview text)."""
+    if t.numel != 1 or t.stats is None:
         return None
-    if t.preview is not None:
-        text = t.preview.strip("[]() ")
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    return t.stats.mean if t.stats is not None else None
+    s = t.stats
+    if s.nan:
+        return math.nan
+    if s.inf:
+        return -math.inf if s.max is not None and s.max < 0 else math.inf
+    return s.mean
 
 
 def _is_loss_name(name: str) -> bool:
     last = name.rsplit(".", 1)[-1].lower()
     return last == "loss" or last.endswith("_loss") or last.startswith("loss_")
-
-
-def printed_losses(text: str) -> list[float]:
-    """Loss values printed by the script (`Loss: 0.25`, `loss=1e-3`)."""
-    out = []
-    for m in _PRINTED_LOSS.finditer(text):
-        try:
-            out.append(float(m.group(1)))
-        except ValueError:
-            continue
-    return out
 
 
 MAX_STEPS = 20_000
@@ -66,9 +54,13 @@ class History:
         self._output_end: list[int] = []
         """Length of the output printed up to and including each step."""
         self._flags: list[tuple[int, Flag]] = []
-        self._tensor_losses: list[tuple[int, float]] = []
-        self._printed_losses: list[tuple[int, float]] = []
-        self._last_loss_text: str | None = None
+        self._backward_losses: list[tuple[int, int, float, str | None]] = []
+        """(position, Step.index, Step.loss, Step.loss_name) of the Steps after a backward()."""
+        self._tensor_losses: list[tuple[int, int, float, str]] = []
+        """(position, Step.index, value, name) of a tensor named like a loss, when it changed."""
+        self._last_loss_key: tuple[str, int, str | None, float] | None = None
+        self.loss_pick: str | None = None
+        """A one-element tensor the user chose to plot as the loss (when the script never calls backward)."""
         self._total = 0
 
     def __len__(self) -> int:
@@ -91,15 +83,16 @@ class History:
         self._total += len(text)
         self._output_end.append(self._total)
         self._flags.extend((pos, f) for f in step.flags)
+        if step.loss is not None:
+            self._backward_losses.append((pos, step.index, step.loss, step.loss_name))
         for t in step.tensors:
             if _is_loss_name(t.name):
                 value = loss_value(t)
-                key = f"{t.name}={t.preview}:{t.version}:{t.grad_fn}"
-                if value is not None and key != self._last_loss_text:
-                    self._tensor_losses.append((pos, value))
-                    self._last_loss_text = key
+                key = (t.name, t.version, t.grad_fn, value if value is not None else math.nan)
+                if value is not None and key != self._last_loss_key:
+                    self._tensor_losses.append((pos, step.index, value, t.name))
+                    self._last_loss_key = key
                 break
-        self._printed_losses.extend((pos, v) for v in printed_losses(text))
         if len(self.steps) > self.max_steps:
             self._drop(len(self.steps) - self.max_steps + self.max_steps // 10)
 
@@ -110,8 +103,8 @@ class History:
         del self._output[:n]
         del self._output_end[:n]
         self._flags = [(pos - n, f) for pos, f in self._flags]
-        self._tensor_losses = [(pos - n, v) for pos, v in self._tensor_losses]
-        self._printed_losses = [(pos - n, v) for pos, v in self._printed_losses]
+        self._backward_losses = [(pos - n, *rest) for pos, *rest in self._backward_losses]
+        self._tensor_losses = [(pos - n, *rest) for pos, *rest in self._tensor_losses]
         if self.index >= 0:
             self.index = max(0, self.index - n)
         self.dropped += n
@@ -162,9 +155,40 @@ class History:
                     worst[flag.line] = flag.severity
         return worst
 
-    def losses(self) -> list[float]:
-        """The loss curve up to the Step on screen: a `loss` tensor's values, or the printed ones when
-        there are more of those (after `continue`, the tensor was only seen at the pauses)."""
-        from_tensor = [v for pos, v in self._tensor_losses if pos <= self.index]
-        printed = [v for pos, v in self._printed_losses if pos <= self.index]
-        return printed if len(printed) > len(from_tensor) else from_tensor
+    def loss_series(self) -> tuple[str | None, Series]:
+        """The loss curve up to the Step on screen and its name: the scalar `backward()` was called on
+        (Step.loss); else the tensor the user picked (`loss_pick`); else a tensor named like a loss."""
+        points = [(i, v, name) for pos, i, v, name in self._backward_losses if pos <= self.index]
+        if points:
+            return points[-1][2], [(i, v) for i, v, _ in points]
+        if self.loss_pick is not None:
+            return self.loss_pick, self.value_series(self.loss_pick)
+        shown = [(i, v, name) for pos, i, v, name in self._tensor_losses if pos <= self.index]
+        return (shown[-1][2] if shown else None), [(i, v) for i, v, _ in shown]
+
+    def value_series(self, name: str) -> Series:
+        """The values of the one-element tensor `name` over the Steps up to the one on screen (one point
+        each time it changed)."""
+        out: Series = []
+        last: tuple[int, str | None, float] | None = None
+        for step in self.steps[: self.index + 1]:
+            t = step.tensor(name)
+            value = loss_value(t) if t is not None else None
+            if t is None or value is None:
+                continue
+            key = (t.version, t.grad_fn, value)
+            if key != last:
+                out.append((step.index, value))
+                last = key
+        return out
+
+    def grad_norm_series(self, name: str) -> Series:
+        """The norm of `name`'s `.grad` over the Steps up to the one on screen (one point each time it
+        changed)."""
+        out: Series = []
+        for step in self.steps[: self.index + 1]:
+            t = step.tensor(name)
+            norm = t.grad.norm if t is not None and t.grad is not None else None
+            if norm is not None and (not out or out[-1][1] != norm):
+                out.append((step.index, norm))
+        return out

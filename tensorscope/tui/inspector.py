@@ -9,7 +9,10 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tensorscope.explain.catalogue import render
-from tensorscope.model import GRAPH_MORE_CAP, ExceptionInfo, Flag, GraphNode, Stats, TensorView
+from tensorscope.model import GRAPH_MORE_CAP, ExceptionInfo, Flag, GraphNode, OptimizerView, Stats, TensorView
+from tensorscope.optim_diff import Change, state_lines
+from tensorscope.shapes import shape_text
+from tensorscope.tui.optimizer_view import optimizer_content
 from tensorscope.tui.words import words
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
@@ -30,8 +33,9 @@ def _label(text: str, width: int = 9) -> tuple[str, str]:
     return (text + " " * max(1, width - cell_len(text)), LABEL)
 
 
-def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False) -> Content:
-    """Everything recorded about one tensor."""
+def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False,
+                   optimizers: tuple[OptimizerView, ...] = ()) -> Content:
+    """Everything recorded about one tensor (and the state the optimizers keep for it)."""
     w = words(lang)
     kind = [t.kind] if t.kind != "tensor" else []
     kind.append(w["leaf"] if t.is_leaf else w["non_leaf"])
@@ -42,12 +46,14 @@ def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False) -> 
         (t.name, "bold $text-accent"), "  ", f"{t.shape_text} {t.dtype} {device}",
         (f" · {' · '.join(kind)} · {w['version']} {t.version}", "$text-muted"), "\n",
     ]
+    if t.aliases:
+        parts += [(f"{w['ov_also']}: {', '.join(t.aliases)}", "$text-muted"), "\n"]
     if t.preview is not None:
         parts += [_label(w["values"]), t.preview, "\n"]
     parts.append(_label(w["grad"]))
     if t.grad is not None:
         g = t.grad
-        value = g.preview if g.preview is not None else f"{'×'.join(map(str, g.shape)) or '()'} {g.dtype}"
+        value = g.preview if g.preview is not None else f"{shape_text(g.shape)} {g.dtype}"
         parts.append(value)
         if g.norm is not None:
             parts.append((f"   {w['norm']} {g.norm:.4g}", "$text-muted"))
@@ -62,6 +68,8 @@ def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False) -> 
         parts += [_label(w["stats"]), stats_text(t.stats), "\n"]
     if t.preview is None and t.stats is None:
         parts += [_label(w["values"]), (w["not_summarised"], "$text-muted"), "\n"]
+    for line in state_lines(t, optimizers, lang):
+        parts += [line, "\n"]
     parts.append(_label(w["autograd"]))
     if t.grad_fn:
         parts += [f"{t.name} ← ", (t.grad_fn, "bold")]
@@ -173,7 +181,7 @@ class Inspector(VerticalScroll):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.showing: str = ""
-        """What is on display: `tensor:NAME`, `flag:CODE`, `exception` or empty."""
+        """What is on display: `tensor:NAME`, `optimizer:NAME`, `flag:CODE`, `exception` or empty."""
         self._height = -1
 
     def compose(self) -> ComposeResult:
@@ -183,11 +191,15 @@ class Inspector(VerticalScroll):
     def body(self) -> Static:
         return self.query_one("#inspector-body", Static)
 
-    def show_tensor(self, t: TensorView | None, lang: str, simulated: bool = False) -> None:
+    def show_tensor(self, t: TensorView | None, lang: str, simulated: bool = False,
+                    optimizers: tuple[OptimizerView, ...] = ()) -> None:
         if t is None:
             self._show("", Content.styled(words(lang)["no_tensor"], "$text-muted"))
         else:
-            self._show(f"tensor:{t.name}", tensor_content(t, lang, simulated))
+            self._show(f"tensor:{t.name}", tensor_content(t, lang, simulated, optimizers))
+
+    def show_optimizer(self, opt: OptimizerView, change: Change | None, lang: str) -> None:
+        self._show(f"optimizer:{opt.name}", optimizer_content(opt, change, lang))
 
     def show_flag(self, flag: Flag, lang: str) -> None:
         self._show(f"flag:{flag.code}", flag_content(flag, lang))

@@ -1,18 +1,21 @@
-"""The Output pane: what the script printed (escape codes shown, never obeyed) and a loss sparkline."""
+"""The Output pane: what the script printed (escape codes shown, never obeyed), lines wrapped to the pane.
+
+The loss curve is not here: `p` opens it full size (`tensorscope/tui/plot.py`), so the text has the whole
+width of the pane.
+"""
 
 from __future__ import annotations
 
-import math
 import re
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Log, Static
+from textual.widgets import Log
 
-BARS = "▁▂▃▄▅▆▇█"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_LINES = 2000
+TAB = 8
 
 
 def printable(text: str) -> str:
@@ -27,18 +30,19 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: "^" + chr(ord(m.group()) ^ 0x40), joined)
 
 
-def sparkline(values: list[float], width: int) -> str:
-    """The last `width` values as bars; log scale when they span orders of magnitude."""
-    points = [v for v in values[-width:] if math.isfinite(v)] if width > 0 else []
-    if not points:
-        return ""
-    if min(points) > 0 and max(points) / min(points) > 100:
-        points = [math.log10(v) for v in points]
-    lo, hi = min(points), max(points)
-    if hi == lo:
-        return BARS[3] * len(points)
-    scale = (len(BARS) - 1) / (hi - lo)
-    return "".join(BARS[round((v - lo) * scale)] for v in points)
+def wrap(text: str, width: int) -> str:
+    """`text` (already printable) with every line folded to at most `width` cells (words kept whole when
+    they fit; wide characters count twice). Nothing is cut."""
+    if width < 1:
+        return text
+    out = []
+    for line in text.split("\n"):
+        line = line.expandtabs(TAB)
+        if len(line) <= width // 2 or Content(line).cell_length <= width:
+            out.append(line)
+        else:
+            out.extend(part.plain for part in Content(line).wrap(width))
+    return "\n".join(out)
 
 
 def _tail(text: str) -> str:
@@ -48,59 +52,48 @@ def _tail(text: str) -> str:
     return "\n".join(text.split("\n")[-(MAX_LINES + 1):])
 
 
-def _number(v: float) -> str:
-    return f"{v:.4g}"
-
-
-class OutputPane(Horizontal):
-    """The script's stdout so far, and the loss curve beside it."""
+class OutputPane(Vertical):
+    """The script's stdout so far, wrapped to the pane's width (rewrapped when it changes)."""
 
     DEFAULT_CSS = """
-    OutputPane > Log { width: 1fr; padding: 0 0 0 1; overflow: auto; scrollbar-size: 1 1; }
-    OutputPane > #loss { width: 24; padding: 0 1; }
-    OutputPane > #loss > Static { width: 1fr; }
+    OutputPane > Log { width: 1fr; padding: 0 0 0 1; overflow-x: hidden; overflow-y: auto;
+                       scrollbar-size: 1 1; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.text = ""
         """The raw output currently shown."""
-        self.losses: list[float] = []
+        self._width = 0
+        """The width the shown lines are wrapped to (0: not laid out yet)."""
 
     def compose(self) -> ComposeResult:
         yield Log(id="output-log", max_lines=MAX_LINES, auto_scroll=True)
-        with Vertical(id="loss"):
-            yield Static(id="loss-label")
-            yield Static(id="loss-spark")
 
-    def show(self, text: str, losses: list[float]) -> None:
+    def _wrap_width(self) -> int:
+        """Cells a line may take: the Log's content width less its scrollbar's column."""
+        return max(0, self.query_one(Log).size.width - 1)
+
+    def show(self, text: str) -> None:
         """Show everything printed up to the Step on screen (appends when it only grew)."""
+        if text == self.text:
+            return
         log = self.query_one(Log)
-        if text != self.text:
-            if text.startswith(self.text) and self.text.endswith("\n"):
-                log.write(printable(_tail(text[len(self.text):])))
-            else:
-                log.clear()
-                log.write(printable(_tail(text)))
-            self.text = text
-        if losses != self.losses:
-            self.losses = list(losses)
-            self._show_losses()
+        width = self._width = self._wrap_width()
+        if text.startswith(self.text) and self.text.endswith("\n"):
+            log.write(wrap(printable(_tail(text[len(self.text):])), width))
+        else:
+            log.clear()
+            log.write(wrap(printable(_tail(text)), width))
+        self.text = text
+        log.scroll_end(animate=False, immediate=False)  # (once the new lines are laid out)
 
     def on_resize(self) -> None:
-        self._show_losses()
-
-    def _show_losses(self) -> None:
-        label = self.query_one("#loss-label", Static)
-        spark = self.query_one("#loss-spark", Static)
-        values = self.losses
-        if not values:
-            label.update("")
-            spark.update("")
-            return
-        first, last = values[0], values[-1]
-        text = f"loss {_number(last)}" if len(values) == 1 else f"loss {_number(first)} → {_number(last)}"
-        style = "$text-error" if not math.isfinite(last) else "$text-muted"
-        label.update(Content.styled(text, style))
-        width = max(1, self.query_one("#loss").content_size.width or 20)
-        spark.update(Content.styled(sparkline(values, width), "$text-accent"))
+        """Wrap again at the new width."""
+        width = self._wrap_width()
+        if width != self._width and self.text:
+            self._width = width
+            log = self.query_one(Log)
+            log.clear()
+            log.write(wrap(printable(_tail(self.text)), width))
+            log.scroll_end(animate=False, immediate=False)

@@ -84,19 +84,33 @@ class ReplayRunner:
         pending: list[Flag] = []
         stdout: list[str] = []
         stderr: list[str] = []
+        between: list[Step] = []
+        keep = cmd in ("finish", "continue")  # the live engine keeps what these run through (next counts it)
         for pos in range(self._pos + 1, len(steps)):
             step = steps[pos]
             pending.extend(step.flags)
             stdout.append(step.stdout)
             stderr.append(step.stderr)
             if pos == 0 or stops_here(step, cmd, depth, pending, self.breakpoints):
-                shown = dataclasses.replace(step, index=self._shown, flags=tuple(pending),
+                if between:
+                    self.app.post_message(Runner.StepsRan(between, self.run))
+                shown = dataclasses.replace(step, flags=tuple(pending),
                                             stdout="".join(stdout), stderr="".join(stderr))
                 self._pos, self._shown = pos, self._shown + 1
                 self.app.post_message(Runner.StepReady(shown, self.run))
                 if step.event in ("exception", "end"):
                     self._end()
                 return
+            if keep:  # as the engine: a flag to stop for stays pending, for the pause it causes
+                serious = any(f.severity != "info" for f in pending)
+                between.append(dataclasses.replace(step, flags=() if serious else tuple(pending),
+                                                   stdout="".join(stdout), stderr="".join(stderr)))
+                if not serious:
+                    pending.clear()
+                stdout.clear()
+                stderr.clear()
+        if between:
+            self.app.post_message(Runner.StepsRan(between, self.run))
         self._pos = len(steps)
         self._end()
 

@@ -104,6 +104,13 @@ class Runner:
         """Which run it belongs to (Steps of a run that was restarted are ignored)."""
 
     @dataclass
+    class StepsRan(Message):
+        """Steps the script ran through without pausing (finish, continue), before its next pause."""
+
+        steps: list[Step]
+        run: int
+
+    @dataclass
     class Ended(Message):
         """The script ended (finished, raised, exited, died or was stopped)."""
 
@@ -164,7 +171,7 @@ class Runner:
             return
         handle.starting(engine)
         engine.begin(spec, on_step=lambda step: post(Runner.StepReady(step, run)),  # type: ignore[arg-type]
-                     on_end=on_end)
+                     on_end=on_end, on_between=lambda steps: post(Runner.StepsRan(steps, run)))
         handle.attach(engine)
 
     def send(self, cmd: Command | str) -> None:

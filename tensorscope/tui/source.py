@@ -67,7 +67,11 @@ class SourceView(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "cursor_to(1)", "First line", show=False),
         Binding("end", "cursor_to(-1)", "Last line", show=False),
+        Binding("shift+left,h", "pan(-1)", "Scroll left", show=False),
+        Binding("shift+right,l", "pan(1)", "Scroll right", show=False),
     ]
+    PAN = 8
+    """Columns the code moves sideways per key press (the gutter stays put)."""
 
     @dataclass
     class BreakpointClicked(Message):
@@ -171,6 +175,16 @@ class SourceView(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         self._move_cursor(self.cursor_line + delta)
+
+    def action_pan(self, direction: int) -> None:
+        """Scroll the code sideways (shift+←/→ or h/l: ← → are the app's, for the history)."""
+        self.scroll_to(x=max(0, int(self.scroll_x) + direction * self.PAN), animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        """A new size (the terminal, or the pane maximized): ▶ (or the cursor) stays in view."""
+        line = self.raised_line or self.next_line or self.done_line or self.cursor_line
+        if line:
+            self.call_after_refresh(self._keep_visible, line)
 
     def action_page(self, direction: int) -> None:
         height = max(1, self.scrollable_content_region.height - 1)

@@ -1,9 +1,15 @@
-"""The Tensors pane: one row per tensor in scope (row key = its name), changed cells highlighted."""
+"""The Tensors pane: one row per tensor in scope (row key = its name), changed cells highlighted.
+
+What the rows are (aliases, folded lists, module groups, optimizers) is `tensor_rows.layout`; this widget
+draws them on Textual's public DataTable API, with column widths it sets itself: the name, shape, dtype,
+device and grad_fn columns stay on screen at any width, `grad?`, `.grad` and the values go first (the
+Inspector shows them), and columns shrink again when long texts go away.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style as RichStyle
@@ -11,10 +17,10 @@ from rich.text import Text
 from textual import events
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
 from tensorscope.diff import grad_text, value_text
 from tensorscope.model import Step, TensorView
+from tensorscope.tui.tensor_rows import Folds, Row, layout, unique
 from tensorscope.tui.words import words
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -29,6 +35,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 CELL_WIDTH = {"grad": 18, "grad_fn": 16, "value": 26, "name": 24}
 """Longest text shown per column; the Inspector shows everything."""
+OPTIONAL = ("value", "grad", "requires_grad")
+"""Columns left out, in this order, when the pane is too narrow for them."""
+MIN_WIDTH = {"name": 8, "grad_fn": 7}
+"""The columns that shrink (cut with …) when even the essential ones do not fit."""
+SLACK = 2
+"""A column stays up to this much wider than its cells need, so that a value one character shorter does
+not redraw the whole table; more than that and the columns shrink again."""
 
 
 def _cut(text: str, key: str) -> str:
@@ -58,8 +71,46 @@ def cells(t: TensorView, simulated: bool = False) -> dict[str, str]:
     }
 
 
+def other_cells(row: Row, lang: str = "en") -> dict[str, str]:
+    """The text of each column for a row that is not a tensor (a group, "… N more", an optimizer)."""
+    out = dict.fromkeys((key for _, key in COLUMNS), "")
+    out["name"] = _cut(row.label, "name")
+    o = row.optimizer
+    if o is not None:
+        w = words(lang)
+        out["shape"] = o.type
+        out["dtype"] = f"lr={o.lr:g}" if o.lr is not None else ""
+        step = getattr(o, "step", None)  # (the optimizer's own step count, when it keeps one)
+        out["grad_fn"] = w["row_opt_step"].format(n=step) if step is not None else ""
+        out["value"] = w["row_opt_tensors"].format(n=o.param_count)
+    return out
+
+
+def fit_columns(natural: dict[str, int], room: int, pad: int,
+                content: dict[str, int] | None = None) -> tuple[tuple[str, int], ...]:
+    """Which columns to show and how wide: every column if it fits, else without the optional ones (the
+    values first), else grad_fn cut down, then the headers of device, shape and dtype cut to their cells'
+    width (`content`: the widest cell of each column, headers left out), and last the names."""
+    keys = [key for _, key in COLUMNS]
+    for drop in range(len(OPTIONAL) + 1):
+        shown = [k for k in keys if k not in OPTIONAL[:drop]]
+        if sum(natural[k] + pad for k in shown) <= room:
+            return tuple((k, natural[k]) for k in shown)
+    widths = {k: natural[k] for k in shown}
+    over = sum(w + pad for w in widths.values()) - room
+    least = {key: max(3, (content or natural)[key]) for key in ("device", "shape", "dtype")} | MIN_WIDTH
+    for key in ("grad_fn", "device", "shape", "dtype", "name"):  # the names are cut last
+        cut = min(over, max(0, widths[key] - least[key]))
+        widths[key] -= cut
+        over -= cut
+    return tuple(widths.items())
+
+
 class TensorTable(DataTable[Text]):
-    """Every tensor in scope at the Step on screen; cells that changed since the last pause stand out."""
+    """Every tensor in scope at the Step on screen; cells that changed since the last pause stand out.
+
+    Enter (or a click on the row under the cursor) opens or closes a module group or a folded list.
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
         "tensors--changed",
@@ -67,6 +118,7 @@ class TensorTable(DataTable[Text]):
         "tensors--device-cpu",
         "tensors--device-other",
         "tensors--muted",
+        "tensors--group",
     }
     DEFAULT_CSS = """
     TensorTable > .tensors--changed { background: $warning 30%; text-style: bold; }
@@ -74,65 +126,58 @@ class TensorTable(DataTable[Text]):
     TensorTable > .tensors--device-cpu { color: $warning; text-style: bold; }
     TensorTable > .tensors--device-other { color: $error; text-style: bold; }
     TensorTable > .tensors--muted { color: $text-muted; }
+    TensorTable > .tensors--group { color: $text-accent; text-style: bold; }
     """
 
     @dataclass
     class Picked(Message):
-        """The user moved to a tensor (keys or mouse): inspect it."""
+        """The user moved to a tensor or an optimizer (keys or mouse): inspect it (a tensor's name, or
+        `optimizer:<name>`)."""
 
         name: str
 
     def __init__(self, *, id: str | None = None, classes: str | None = None, lang: str = "en") -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.lang = lang
+        self.folds = Folds()
+        """The groups and lists the user opened; they stay open across steps."""
+        self.rows_shown: list[Row] = []
+        """The rows on screen, in order."""
         self._shown: dict[str, dict[str, Text]] = {}
         self._order: list[str] = []
-        self._with_values = False
-        self._cells: dict[tuple[Any, ...], Any] = {}
-        self._rows: dict[tuple[Any, ...], Any] = {}
-        self._texts: dict[int, tuple[TensorView, bool, dict[str, str]]] = {}
-        self._row_texts: dict[str, tuple[Any, ...]] = {}
+        self._columns_now: tuple[tuple[str, int], ...] = ()
+        self._texts: dict[tuple[TensorView, bool], dict[str, str]] = {}
+        self._row_texts: dict[str, tuple[tuple[object, ...], dict[str, Text]]] = {}
         self._widths: dict[int, tuple[dict[str, Text], dict[str, int]]] = {}
+        self._last: tuple[Step | None, Step | None, bool] = (None, None, False)
+        self._drawn: dict[str, dict[str, Text]] = {}
         self.changed: list[str] = []
         """Names of the tensors that are new or changed since the baseline, in table order."""
 
-    def on_mount(self) -> None:
-        self._add_columns()
-
-    def _columns(self) -> list[tuple[str, str]]:
-        return [c for c in COLUMNS if self._with_values or c[1] != "value"]
-
-    def _label(self, label: str, key: str) -> str:
-        """Column headers in the chosen language (dtype, device, .grad and grad_fn are PyTorch's words)."""
-        return words(self.lang).get(f"col_{key}", label)
-
-    def _add_columns(self) -> None:
-        for label, key in self._columns():
-            self.add_column(self._label(label, key), key=key)
-
     def set_lang(self, lang: str) -> None:
-        """Relabel the columns."""
+        """Relabel the columns and the rows' own words."""
         if lang != self.lang:
             self.lang = lang
-            if self.is_mounted:
-                self._relabel()
+            self._row_texts.clear()
+            self._columns_now = ()
+            self.redraw()
 
-    def _relabel(self) -> None:
-        self.clear(columns=True)
-        self._add_columns()
-        order, self._order = self._order, []
-        self._rebuild(order, self._shown)
+    def redraw(self) -> None:
+        """Draw the last Step again (after `folds` changed)."""
+        step, baseline, simulated = self._last
+        self.show(step, baseline, simulated=simulated)
 
     def on_resize(self) -> None:
-        self._fit_columns()
+        self._fit()
 
-    def _fit_columns(self) -> None:
-        """Show the `value` column only when it fits whole (the Inspector always has the values)."""
-        if not self.is_mounted:
-            return
-        room = self.scrollable_content_region.width
-        pad = 2 * self.cell_padding
-        widths = {key: cell_len(self._label(label, key)) for label, key in COLUMNS}
+    def _label(self, key: str) -> str:
+        """Column headers in the chosen language (dtype, device, .grad and grad_fn are PyTorch's words)."""
+        default = next(label for label, k in COLUMNS if k == key)
+        return words(self.lang).get(f"col_{key}", default)
+
+    def _layout(self) -> tuple[tuple[str, int], ...]:
+        """The columns to show, with their widths, for the rows shown and the room there is."""
+        content = dict.fromkeys((key for _, key in COLUMNS), 0)
         cache, self._widths = self._widths, {}
         for row in self._shown.values():
             hit = cache.get(id(row))
@@ -140,20 +185,46 @@ class TensorTable(DataTable[Text]):
                 hit = (row, {key: text.cell_len for key, text in row.items()})
             self._widths[id(row)] = hit
             for key, w in hit[1].items():
-                if w > widths[key]:
-                    widths[key] = w
-        width = sum(w + pad for key, w in widths.items() if key != "value")
-        fits = width + widths["value"] + pad <= room
-        if fits != self._with_values:
-            self._with_values = fits
-            self._relabel()
+                if w > content[key]:
+                    content[key] = w
+        natural = {key: max(w, cell_len(self._label(key))) for key, w in content.items()}
+        room = self.scrollable_content_region.width if self.is_mounted else 0
+        if room <= 0:
+            room = 10_000
+        return fit_columns(natural, room, 2 * self.cell_padding, content)
+
+    def _keeps(self, wanted: tuple[tuple[str, int], ...]) -> bool:
+        """Whether the columns on screen can stay for `wanted`: the same columns, none narrower than wanted,
+        none more than SLACK wider, and all within the room (rebuilding the table costs a few ms)."""
+        now = self._columns_now
+        if [k for k, _ in wanted] != [k for k, _ in now]:
+            return False
+        room = self.scrollable_content_region.width or 10_000
+        if sum(w + 2 * self.cell_padding for _, w in now) > room:
+            return wanted == now
+        return all(0 <= have - need <= SLACK for (_, need), (_, have) in zip(wanted, now, strict=True))
+
+    def _fit(self) -> None:
+        if self.is_mounted and self._layout() != self._columns_now:
+            self._rebuild(self._order, self._shown)
+
+    @property
+    def columns_shown(self) -> list[str]:
+        """The keys of the columns on screen, in order."""
+        return [key for key, _ in self._columns_now]
+
+    @property
+    def selected_row(self) -> Row | None:
+        """The row under the cursor."""
+        if not self.rows_shown or not 0 <= self.cursor_row < len(self.rows_shown):
+            return None
+        return self.rows_shown[self.cursor_row]
 
     @property
     def selected_name(self) -> str | None:
-        """The name of the tensor under the cursor."""
-        if not self._order or not 0 <= self.cursor_row < len(self._order):
-            return None
-        return self._order[self.cursor_row]
+        """The name of the tensor (or `optimizer:<name>`) under the cursor; None on a group or list row."""
+        row = self.selected_row
+        return row.key if row is not None and row.kind in ("tensor", "optimizer") else None
 
     def _picked(self) -> None:
         name = self.selected_name
@@ -187,6 +258,14 @@ class TensorTable(DataTable[Text]):
     def on_click(self, event: events.Click) -> None:
         self.call_after_refresh(self._picked)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter, or a click on the row under the cursor: open or close a group or a folded list."""
+        row = self.selected_row
+        if row is not None and self.folds.toggle(row):
+            event.stop()
+            self.redraw()
+            self.select(row.key)
+
     def watch_show_vertical_scrollbar(self, shown: bool) -> None:
         """Textual moves a scrollbar with the scroll only while it is shown: one that appears after the
         cursor scrolled the table (rows just added) starts at the scroll, not at the top."""
@@ -200,65 +279,23 @@ class TensorTable(DataTable[Text]):
 
     def select(self, name: str) -> None:
         """Put the cursor on `name` (without announcing it as the user's pick)."""
-        if name in self._order and self.selected_name != name:
+        if name in self._order and self.selected_row is not None and self.selected_row.key != name:
             self.move_cursor(row=self._order.index(name), animate=False)
 
-    def _render_cell(self, row_index: int, column_index: int, *args: Any, **kwargs: Any) -> Any:
-        """DataTable re-renders every visible cell after any update; reuse the cells whose text,
-        style and place did not change (most of them from one step to the next)."""
-        if row_index < 0 or column_index < 0:
-            return super()._render_cell(row_index, column_index, *args, **kwargs)
-        try:
-            cell = self.get_cell(self.ordered_rows[row_index].key, self.ordered_columns[column_index].key)
-            key = (row_index, column_index, cell.plain, cell.style, args, tuple(sorted(kwargs.items())),
-                   getattr(self, "_show_hover_cursor", None), getattr(self, "_pseudo_class_state", None))
-        except Exception:  # a shape of the table this cache does not know: render as usual
-            return super()._render_cell(row_index, column_index, *args, **kwargs)
-        lines = self._cells.get(key)
-        if lines is None:
-            if len(self._cells) > 4096:
-                self._cells.clear()
-            lines = self._cells[key] = super()._render_cell(row_index, column_index, *args, **kwargs)
-        return lines
-
     def _cells_of(self, t: TensorView, simulated: bool) -> dict[str, str]:
-        """`cells(t)`, remembered per TensorView: the engine hands back the same view while a tensor is
-        unchanged, so most rows cost nothing from one step to the next."""
-        hit = self._texts.get(id(t))
-        if hit is not None and hit[0] is t and hit[1] == simulated:
-            return hit[2]
-        if len(self._texts) > 4096:
-            self._texts.clear()
-        now = cells(t, simulated)
-        self._texts[id(t)] = (t, simulated, now)
+        """`cells(t)`, remembered per TensorView (by value: a Step that comes through the pipe brings new
+        but equal views of the tensors that did not change), so most rows cost nothing from one step to
+        the next."""
+        key = (t, simulated)
+        now = self._texts.get(key)
+        if now is None:
+            if len(self._texts) > 4096:
+                self._texts.clear()
+            now = self._texts[key] = cells(t, simulated)
         return now
 
-    def _render_line_in_row(self, row_key: Any, line_no: int, base_style: Any, cursor_location: Any,
-                            hover_location: Any) -> Any:
-        """DataTable renders every visible row again after any cell update; reuse the rows whose
-        cells, place, widths and highlight did not change (all but the few that changed this step)."""
-        try:
-            row = self._data[row_key]
-            content = tuple((c.plain, c.style) if isinstance(c, Text) else c for c in row.values())
-            widths = tuple((c.width, c.content_width, c.auto_width) for c in self.columns.values())
-            key = (row_key, line_no, base_style, cursor_location, hover_location, self.cursor_type,
-                   self.show_cursor, getattr(self, "_show_hover_cursor", None),
-                   getattr(self, "_pseudo_class_state", None), self._row_locations.get(row_key), content,
-                   widths, self.cell_padding, self.fixed_columns, self.zebra_stripes, self.show_row_labels)
-        except Exception:  # a shape of the table this cache does not know: render as usual
-            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
-        lines = self._rows.get(key)
-        if lines is None:
-            if len(self._rows) > 2048:
-                self._rows.clear()
-            lines = super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
-            self._rows[key] = lines
-        return lines
-
     def notify_style_update(self) -> None:
-        self._cells.clear()  # the theme changed: cached cells have the old colours
-        self._rows.clear()
-        self._row_texts.clear()
+        self._row_texts.clear()  # the theme changed: rows made earlier have the old colours
         super().notify_style_update()
 
     def _style(self, component: str, background: bool = False) -> RichStyle:
@@ -270,75 +307,105 @@ class TensorTable(DataTable[Text]):
 
     def show(self, step: Step | None, baseline: Step | None, *, simulated: bool = False) -> None:
         """Show the tensors of `step`; highlight what differs from `baseline` (the last pause here)."""
-        tensors = step.tensors if step is not None else ()
+        self._last = (step, baseline, simulated)
+        w = words(self.lang)
+        shown = layout(step, self.folds, words=w)
         base = {t.name: t for t in baseline.tensors} if baseline is not None else {}
-        old = {name: self._cells_of(t, simulated) for name, t in base.items()}
         mixed = step is not None and len(step.devices) > 1
         changed = self._style("tensors--changed", background=True)
-        rows: dict[str, dict[str, Text]] = {}
-        self.changed = []
         styles = (changed, mixed, simulated, baseline is None)
-        cache, self._row_texts = self._row_texts, {}
-        for t in tensors:
+        self.changed = []
+        for t in unique(step.tensors) if step is not None else ():
             bt = base.get(t.name)
-            hit = cache.get(t.name)
-            if hit is not None and hit[0] is t and hit[1] is bt and hit[2] == styles:
-                row, is_changed = hit[3], hit[4]  # same views as last time: same row
-            else:
-                row, is_changed = self._row(t, bt, old.get(t.name), baseline is not None, mixed, simulated,
-                                            changed)
-            self._row_texts[t.name] = (t, bt, styles, row, is_changed)
-            if is_changed:
+            if bt is None and baseline is not None:
                 self.changed.append(t.name)
-            rows[t.name] = row
+            elif bt is not None and bt is not t and (
+                    bt.version != t.version or self._cells_of(bt, simulated) != self._cells_of(t, simulated)):
+                self.changed.append(t.name)
+        is_changed = set(self.changed)
+        rows: dict[str, dict[str, Text]] = {}
+        cache, self._row_texts = self._row_texts, {}
+        for row in shown:
+            t = row.tensor
+            bt = base.get(t.name) if t is not None else None
+            group_changed = row.kind == "group" and not is_changed.isdisjoint(row.members)
+            sig = (t, bt, row.label, row.kind, row.optimizer, styles, group_changed)  # (== is `is` first)
+            hit = cache.get(row.key)
+            if hit is not None and hit[0] == sig:
+                texts = hit[1]
+            else:
+                texts = self._row(row, bt, baseline is not None, mixed, simulated, changed, group_changed, w)
+            self._row_texts[row.key] = (sig, texts)
+            rows[row.key] = texts
+        self.rows_shown = shown
         order = list(rows)
-        if order == self._order:
+        self._shown = rows
+        if order == self._order and self._keeps(self._layout()):
             self._update_cells(rows)
         else:
             self._rebuild(order, rows)
-        self._shown = rows
-        self._fit_columns()
 
-    def _row(self, t: TensorView, bt: TensorView | None, before: dict[str, str] | None, has_baseline: bool,
-             mixed: bool, simulated: bool, changed: RichStyle) -> tuple[dict[str, Text], bool]:
-        """The styled cells of one tensor's row, and whether it is new or changed since the baseline."""
-        now = self._cells_of(t, simulated)
-        modified = before is not None and bt is not None and (before != now or bt.version != t.version)
-        row: dict[str, Text] = {}
-        for key, text in now.items():
+    def _row(self, row: Row, bt: TensorView | None, has_baseline: bool, mixed: bool, simulated: bool,
+             changed: RichStyle, group_changed: bool, w: dict[str, str]) -> dict[str, Text]:
+        """The styled cells of one row."""
+        t = row.tensor
+        if t is None:
             style: RichStyle | str = ""
+            if row.kind == "group":
+                style = changed if group_changed else self._style("tensors--group")
+            elif row.kind in ("more", "heading"):
+                style = self._style("tensors--muted")
+            return {key: Text(text, style=style if key == "name" else "", no_wrap=True, overflow="ellipsis")
+                    for key, text in other_cells(row, self.lang).items()}
+        now = self._cells_of(t, simulated)
+        before = self._cells_of(bt, simulated) if bt is not None else None
+        modified = before is not None and bt is not None and (before != now or bt.version != t.version)
+        out: dict[str, Text] = {}
+        for key, text in now.items():
+            cell_style: RichStyle | str = ""
             if before is None and has_baseline and key == "name":
-                style = self._style("tensors--new")
+                cell_style = self._style("tensors--new")
             elif modified and key == "name":
-                style = changed
+                cell_style = changed
             elif before is not None and before[key] != text:
-                style = changed
+                cell_style = changed
             elif key == "device" and mixed:
                 cpu = t.device == "cpu"
-                style = self._style("tensors--device-cpu" if cpu else "tensors--device-other")
-            elif key in ("grad_fn",) and text == "leaf":
-                style = self._style("tensors--muted")
-            row[key] = Text(text, style=style, no_wrap=True, overflow="ellipsis")
-        return row, modified or (before is None and has_baseline)
+                cell_style = self._style("tensors--device-cpu" if cpu else "tensors--device-other")
+            elif key == "grad_fn" and text == "leaf":
+                cell_style = self._style("tensors--muted")
+            if key == "name":
+                text = row.label
+            out[key] = Text(text, style=cell_style, no_wrap=True, overflow="ellipsis")
+        if t.aliases:
+            n = len(t.aliases)
+            suffix = w["alias_one"] if n == 1 else w["aliases"].format(n=n)
+            out["name"].append(f" ({suffix})", style=self._style("tensors--muted"))
+        return out
 
     def _update_cells(self, rows: dict[str, dict[str, Text]]) -> None:
         for name, row in rows.items():
-            shown = self._shown.get(name, {})
-            for key, text in row.items():
-                if key == "value" and not self._with_values:
-                    continue
+            shown = self._drawn.get(name, {})
+            if shown is row:
+                continue
+            for key, _ in self._columns_now:
+                text = row[key]
                 old = shown.get(key)
-                if old is None or old.plain != text.plain or old.style != text.style:
-                    column = self.columns.get(ColumnKey(key))
-                    wider = column is None or text.cell_len > column.content_width
-                    self.update_cell(name, key, text, update_width=wider)  # re-measuring is slow
+                if old is None or (old.plain, old.style, old.spans) != (text.plain, text.style, text.spans):
+                    self.update_cell(name, key, text)
+        self._drawn = rows
 
     def _rebuild(self, order: list[str], rows: dict[str, dict[str, Text]]) -> None:
-        selected = self.selected_name
-        self.clear()
-        keys = [key for _, key in self._columns()]
+        selected = self.selected_row.key if self.selected_row is not None else None
+        self.clear(columns=True)
+        self._columns_now = self._layout()
+        for key, width in self._columns_now:
+            self.add_column(self._label(key), width=width, key=key)
         for name in order:
-            self.add_row(*(rows[name][k] for k in keys), key=name)
+            self.add_row(*(rows[name][key] for key, _ in self._columns_now), key=name)
         self._order = order
+        self._drawn = rows
+        if selected is not None and selected not in rows:  # folded away: the group that holds it
+            selected = next((r.key for r in self.rows_shown if selected in r.members), None)
         if selected in rows:
             self.move_cursor(row=order.index(selected), animate=False)
