@@ -803,7 +803,8 @@ class TestNaming:
 
         import torch
 
-        from tensorscope.checks.naming import Unresolved, resolve
+        from tensorscope.checks.support.resolve import Unresolved
+        from tensorscope.checks.support.resolve import resolve_expr as resolve
 
         calls = []
 
@@ -838,7 +839,7 @@ class TestNaming:
     def test_look_finds_the_names_of_a_multi_line_statement(self, tmp_path):
         import torch
 
-        from tensorscope.checks.naming import look
+        from tensorscope.checks.support.lines import look
 
         path = tmp_path / "multi.py"
         path.write_text("total = (\n    a\n    + b.weight\n)\n")

@@ -636,7 +636,8 @@ class TestBroadcastExpand:
         (flag,) = flags_of(trace, "broadcast-expand")
         assert flag.line == line_of(path, "# <- here") and flag.function == "loss_fn"
         assert set(flag.tensors) == {"pred", "target"}
-        assert flag.message.startswith("`target - pred`: pred (5, 1) and target (5,) broadcast to (5, 5)")
+        assert flag.message.startswith(
+            "`target - pred`: pred (shape 5×1) and target (shape 5) broadcast to 5×5")
 
     def test_mse_loss_with_mismatched_shapes(self, write_script: Write) -> None:
         path = write_script("""

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from tensorscope.checks import default_checks
-from tensorscope.checks._deliberate_inf import Marked
+from tensorscope.checks.support.deliberate_inf import Marked
 from tensorscope.engine.sampling import EVERY, FULL_PASSES
 from tensorscope.engine.session import Session
 from tensorscope.explain.catalogue import VARIANTS, render

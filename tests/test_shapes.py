@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from tensorscope.checks.naming import shape_text as naming_shape_text
 from tensorscope.checks.registry import default_checks
+from tensorscope.checks.support.text import shape_text as naming_shape_text
 from tensorscope.diff import diff_steps, grad_text, narrate
 from tensorscope.engine import Session
 from tensorscope.model import GradView, Step, TensorView

@@ -1,4 +1,5 @@
-"""Pitfall checks: one per file, each a Check with a stable flag code. See registry.py."""
+"""Pitfall checks: one per file, each a Check with a stable flag code (see registry.py); what they share is
+in support/."""
 
 from tensorscope.checks.base import Check
 from tensorscope.checks.registry import CHECKS, codes, default_checks

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import backward_target, graph_nodes
-from tensorscope.checks.naming import look, statement_path
+from tensorscope.checks.base import BackwardErrorCheck
+from tensorscope.checks.support.culprits import graph_nodes
+from tensorscope.checks.support.source import statement_path
 from tensorscope.engine.collect import iter_named_tensors
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
+    from tensorscope.checks.support.lines import Line
     from tensorscope.engine.context import RunContext
 
 _TEXT = "Trying to backward through the graph a second time"
@@ -144,17 +145,14 @@ def _safe_shared(frame: types.FrameType | None, target: torch.Tensor | None) -> 
         return None
 
 
-class BackwardTwice(Check):
+class BackwardTwice(BackwardErrorCheck):
     """Explains a second backward() through a freed graph, naming the tensor that links the graphs."""
 
     code: ClassVar[str] = "backward-twice"
+    text = _TEXT
 
-    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
-                     line: int) -> bool:
-        if not isinstance(exc, RuntimeError) or _TEXT not in str(exc):
-            return False
-        view = look(ctx, frame, line)
-        name, tensor = backward_target(exc, frame, view)
+    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
+                tensor: torch.Tensor | None) -> bool:
         data = {"name": name, "code": view.text}
         tensors = [name]
         found = None

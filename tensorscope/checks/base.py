@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import types
 from typing import TYPE_CHECKING, ClassVar
 
+import torch
+
+from tensorscope.checks.support.culprits import failed_backward
 from tensorscope.engine.monitor import Monitor
 from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, Severity
 
 if TYPE_CHECKING:
+    from tensorscope.checks.support.lines import Line
     from tensorscope.engine.context import RunContext
 
 
@@ -50,3 +55,23 @@ class Check(Monitor):
             self.code, severity, text.message, text.fix, tensors=tensors, data=data, line=line,
             where=where,
         )
+
+
+class BackwardErrorCheck(Check):
+    """A check that explains one RuntimeError of backward(), known by its message (`text`: a string it
+    holds or a pattern it matches); `explain` gets the statement and the tensor backward() was called on."""
+
+    text: ClassVar[str | re.Pattern[str]]
+
+    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
+                     line: int) -> bool:
+        failed = failed_backward(ctx, exc, frame, line, self.text)
+        if failed is None:
+            return False
+        view, name, tensor = failed
+        return self.explain(ctx, frame, line, view, name, tensor)
+
+    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
+                tensor: torch.Tensor | None) -> bool:
+        """Raise the flag for this failure (`name`: the user's name for `tensor`, or a description)."""
+        raise NotImplementedError

@@ -20,9 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from tensorscope import shapes
-from tensorscope.checks._source import Names, dotted, line_info, shape_text
 from tensorscope.checks.base import Check
-from tensorscope.checks.naming import Line, Unresolved, look, resolve
+from tensorscope.checks.support.line_info import line_info
+from tensorscope.checks.support.lines import Line, look
+from tensorscope.checks.support.names import Names
+from tensorscope.checks.support.resolve import Unresolved, resolve_expr
+from tensorscope.checks.support.source import dotted
+from tensorscope.checks.support.text import shape_text
 from tensorscope.engine.instrument import (
     LOSS_NAMES,
     Instrument,
@@ -305,7 +309,7 @@ def _value(line: Line, node: ast.AST) -> Any:
     if frame is None:
         return _UNKNOWN
     try:
-        return resolve(node, frame.f_locals, frame.f_globals)
+        return resolve_expr(node, frame.f_locals, frame.f_globals)
     except Unresolved:  # a call or arithmetic: known only once it runs
         return _UNKNOWN
 

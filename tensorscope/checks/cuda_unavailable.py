@@ -9,8 +9,8 @@ import types
 from typing import TYPE_CHECKING, ClassVar
 
 from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import frames_after
-from tensorscope.checks.naming import Line, call_receiver, look
+from tensorscope.checks.support.culprits import frames_after
+from tensorscope.checks.support.lines import Line, call_receiver, look
 
 if TYPE_CHECKING:
     from tensorscope.engine.context import RunContext

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from tensorscope.checks._origin import origin_of
 from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import Operand, involved
-from tensorscope.checks.naming import Line, call_receiver, calls_named, describe, look, peel
+from tensorscope.checks.support.culprits import Operand, involved
+from tensorscope.checks.support.lines import Line, call_receiver, calls_named, look, peel
+from tensorscope.checks.support.origin import origin_of
+from tensorscope.checks.support.text import describe
 
 if TYPE_CHECKING:
     from tensorscope.engine.context import RunContext

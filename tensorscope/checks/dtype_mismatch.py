@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import (
+from tensorscope.checks.support.culprits import (
     Operand,
     failing_module,
     innermost_local,
@@ -19,15 +19,10 @@ from tensorscope.checks.culprits import (
     loss_parts,
     torch_dtype,
 )
-from tensorscope.checks.naming import (
-    Line,
-    Unresolved,
-    describe,
-    look,
-    parse_statement,
-    resolve,
-    strip_comment,
-)
+from tensorscope.checks.support.lines import Line, look
+from tensorscope.checks.support.resolve import Unresolved, resolve_expr
+from tensorscope.checks.support.source import parse_statement, strip_comment
+from tensorscope.checks.support.text import describe
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
@@ -244,7 +239,7 @@ _Pending = tuple[int, list[ast.expr], list[tuple[str, str]], tuple[int, ...]]
 
 def _value(frame: types.FrameType, node: ast.expr) -> Any:
     try:
-        return resolve(node, frame.f_locals, frame.f_globals)
+        return resolve_expr(node, frame.f_locals, frame.f_globals)
     except Unresolved:
         return None
 
@@ -333,7 +328,7 @@ def _snapshot(frame: types.FrameType, operands: Operands, sources: bool = False
                     value = global_.get(name)
             else:
                 try:
-                    value = resolve(node, local, global_)
+                    value = resolve_expr(node, local, global_)
                 except Unresolved:
                     value = _UNKNOWN
             values.append(value)

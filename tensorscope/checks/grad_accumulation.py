@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._autograd_watch import forget_walk, leaves_written
-from tensorscope.checks._source import Names, join_names, user_frames, value_text
 from tensorscope.checks.base import Check
+from tensorscope.checks.support.autograd_watch import forget_walk, leaves_written
+from tensorscope.checks.support.names import Names, user_frames
+from tensorscope.checks.support.text import join_names, value_text
 from tensorscope.engine.collect import format_number
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._source import AfterLine, LineInfo, line_info, resolve
 from tensorscope.checks.base import Check
+from tensorscope.checks.support.line_info import AfterLine, LineInfo, line_info
+from tensorscope.checks.support.resolve import lookup
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a
 
@@ -41,10 +42,10 @@ def _operand(added: str) -> str:
 def _accumulated(frame: types.FrameType, target: str) -> Any:
     """The running sum's value: a dotted name, or an entry of a plain dict or list (`stats["loss"]`)."""
     if not target.endswith("]"):
-        return resolve(frame, target)
+        return lookup(frame, target)
     node = ast.parse(target, mode="eval").body
     assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
-    owner, key = resolve(frame, ast.unparse(node.value)), node.slice.value
+    owner, key = lookup(frame, ast.unparse(node.value)), node.slice.value
     if type(owner) is dict:
         return owner.get(key)
     if type(owner) is list and type(key) is int and -len(owner) <= key < len(owner):

@@ -8,7 +8,8 @@ import types
 from typing import TYPE_CHECKING, ClassVar
 
 from tensorscope.checks.base import Check
-from tensorscope.checks.naming import Line, describe, look
+from tensorscope.checks.support.lines import Line, look
+from tensorscope.checks.support.text import describe
 
 if TYPE_CHECKING:
     from tensorscope.engine.context import RunContext

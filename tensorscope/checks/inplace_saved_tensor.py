@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-import tensorscope.checks._inplace_calls as _inplace_calls
 from tensorscope import shapes
-from tensorscope.checks._source import AfterLine, Names, line_info, resolve, user_frames
 from tensorscope.checks.base import Check
+from tensorscope.checks.support import inplace_calls
+from tensorscope.checks.support.graph import walk_graph
+from tensorscope.checks.support.line_info import AfterLine, line_info
+from tensorscope.checks.support.names import Names, user_frames
+from tensorscope.checks.support.resolve import lookup
 from tensorscope.engine.collect import CONTAINER_ITEMS, iter_named_tensors, scope_of
 from tensorscope.engine.values import is_a
 
@@ -190,7 +193,7 @@ class InplaceSavedTensor(Check):
         """The data of every warning raised, to explain a later backward() failure."""
         self._freed: set[tuple[int, int]] = set()
         """(id, sequence number) of nodes whose saved values a backward() freed (probing them raises)."""
-        self._calls: dict[tuple[str, int], tuple[_inplace_calls.Candidate, ...]] = {}
+        self._calls: dict[tuple[str, int], tuple[inplace_calls.Candidate, ...]] = {}
         """(file, line) -> the calls on that line that may change their first argument in place."""
         self._held: dict[tuple[int, int], frozenset[int]] = {}
         """(id, sequence number) of a node -> the addresses of its saved tensors and their storages, read at
@@ -207,13 +210,13 @@ class InplaceSavedTensor(Check):
         key = (frame.f_code.co_filename, line)
         calls = self._calls.get(key)
         if calls is None:
-            calls = self._calls[key] = _inplace_calls.candidates(info.code)
-        changed = _inplace_calls.changed_args(frame, calls) if calls else ()
+            calls = self._calls[key] = inplace_calls.candidates(info.code)
+        changed = inplace_calls.changed_args(frame, calls) if calls else ()
         if info.inplace or changed:
             watched = []
             local = frame.f_locals
             for name in dict.fromkeys(info.inplace + changed):
-                t = resolve(frame, name, local)
+                t = lookup(frame, name, local)
                 if is_a(t, torch.Tensor) and not t.is_inference():
                     watched.append((name, t, t._version, _storage_id(t)))
             if watched:
@@ -266,14 +269,7 @@ class InplaceSavedTensor(Check):
         with torch._C.DisableTorchFunction():
             for f in user_frames(ctx, frame):
                 stack.extend(_graph_roots(scope_of(f)))
-        seen: set[int] = set()
-        keep: list[Any] = []
-        while stack and len(seen) < _MAX_NODES:
-            node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            keep.append(node)
+        for node in walk_graph(stack, _MAX_NODES):
             attrs = _attrs_of(node)
             done = (id(node), node._sequence_nr()) if attrs else None
             if done is not None and done in self._freed:
@@ -307,9 +303,6 @@ class InplaceSavedTensor(Check):
                 if len(self._held) > _MAX_FREED:
                     self._held.clear()
                 self._held[done] = frozenset(ids)
-            for nxt, _ in node.next_functions:
-                if nxt is not None and id(nxt) not in seen:
-                    stack.append(nxt)
         return None
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from tensorscope.checks._autograd_watch import backward_roots, leaves_written
-from tensorscope.checks._deliberate_inf import Intent, Judge, Ran, writes_inf
-from tensorscope.checks._source import AfterLine, Names, line_info, resolve
 from tensorscope.checks.base import Check
+from tensorscope.checks.support.autograd_watch import backward_roots, leaves_written
+from tensorscope.checks.support.deliberate_inf import Intent, Judge, Ran, writes_inf
+from tensorscope.checks.support.line_info import AfterLine, line_info
+from tensorscope.checks.support.names import Names
+from tensorscope.checks.support.resolve import lookup
 from tensorscope.engine.instrument import BackwardCall, Instrument, Subscriber
 from tensorscope.engine.values import is_a
 
@@ -164,7 +166,7 @@ class NanInf(Check, Subscriber):
         local = frame.f_locals
         judge = Judge(self._intent, frame, ran, local)
         for name in ran.info.assigned:
-            value = resolve(frame, name, local)
+            value = lookup(frame, name, local)
             if is_a(value, torch.Tensor):
                 total = _total(value)
                 if isinstance(total, float) and math.isinf(total):
@@ -207,13 +209,13 @@ class NanInf(Check, Subscriber):
         for name in info.assigned:
             if name in self._flagged:
                 continue
-            value = resolve(frame, name, local)
+            value = lookup(frame, name, local)
             if is_a(value, torch.Tensor):
                 self._check(ctx, name, value, line, judge)
         if ran.src.marks:
             self._intent.mark_fills(frame, ran, local)
         for owner in info.steps:
-            opt = resolve(frame, owner, local)
+            opt = lookup(frame, owner, local)
             if is_a(opt, torch.optim.Optimizer) and (always or self._due("step")):
                 self._check_params(ctx, frame, opt, line)
 

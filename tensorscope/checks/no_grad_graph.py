@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from tensorscope.checks._source import instance_dict
-from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import backward_target
-from tensorscope.checks.naming import look, scope_body, statement_path
+from tensorscope.checks.base import BackwardErrorCheck
+from tensorscope.checks.support.resolve import instance_dict
+from tensorscope.checks.support.source import scope_body, statement_path
 from tensorscope.engine.collect import iter_named_tensors
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
+    from tensorscope.checks.support.lines import Line
     from tensorscope.engine.context import RunContext
 
 _TEXT = re.compile(r"element \d+ of tensors does not require grad and does not have a grad_fn")
@@ -183,17 +183,14 @@ def _float_leaves(frame: types.FrameType, exclude: torch.Tensor | None) -> tuple
     return leaves, any_grad
 
 
-class NoGradGraph(Check):
+class NoGradGraph(BackwardErrorCheck):
     """Explains backward() on a tensor without a graph, and says why it has none when that is clear."""
 
     code: ClassVar[str] = "no-grad-graph"
+    text = _TEXT
 
-    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
-                     line: int) -> bool:
-        if not isinstance(exc, RuntimeError) or not _TEXT.search(str(exc)):
-            return False
-        view = look(ctx, frame, line)
-        name, tensor = backward_target(exc, frame, view)
+    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
+                tensor: torch.Tensor | None) -> bool:
         data = {"name": name, "code": view.text}
         if frame is not None:
             try:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from tensorscope.checks._source import line_info, resolve
 from tensorscope.checks.base import Check
+from tensorscope.checks.support.line_info import line_info
+from tensorscope.checks.support.resolve import lookup
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class NonLeafGrad(Check):
             key = (frame.f_code.co_filename, line, name)
             if key in self._flagged:
                 continue
-            t = resolve(frame, name)
+            t = lookup(frame, name)
             if not is_a(t, torch.Tensor) or t.is_leaf or t.retains_grad:
                 continue
             self._flagged.add(key)

@@ -5,27 +5,26 @@ from __future__ import annotations
 import types
 from typing import TYPE_CHECKING, ClassVar
 
-from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import backward_target
-from tensorscope.checks.naming import describe, look
+import torch
+
+from tensorscope.checks.base import BackwardErrorCheck
+from tensorscope.checks.support.text import describe
 
 if TYPE_CHECKING:
+    from tensorscope.checks.support.lines import Line
     from tensorscope.engine.context import RunContext
 
 _TEXT = "grad can be implicitly created only for scalar outputs"
 
 
-class NonscalarBackward(Check):
+class NonscalarBackward(BackwardErrorCheck):
     """Names the non-scalar tensor backward() was called on, with its shape."""
 
     code: ClassVar[str] = "nonscalar-backward"
+    text = _TEXT
 
-    def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
-                     line: int) -> bool:
-        if not isinstance(exc, RuntimeError) or _TEXT not in str(exc):
-            return False
-        view = look(ctx, frame, line)
-        name, tensor = backward_target(exc, frame, view)
+    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
+                tensor: torch.Tensor | None) -> bool:
         meta = describe(tensor)
         data = {
             "name": name,

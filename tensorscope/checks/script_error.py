@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 
 from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import failing_module, input_name
-from tensorscope.checks.naming import Line, describe, look
+from tensorscope.checks.support.culprits import failing_module, input_name
+from tensorscope.checks.support.lines import Line, look
+from tensorscope.checks.support.text import describe
 from tensorscope.engine.collect import grad_of
 from tensorscope.engine.errors import exception_type
 from tensorscope.engine.values import is_a

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 
 from tensorscope.checks.base import Check
-from tensorscope.checks.culprits import failing_module, input_name, loss_parts
-from tensorscope.checks.naming import Line, call_receiver, calls_named, describe, look, shape_text
+from tensorscope.checks.support.culprits import failing_module, input_name, loss_parts
+from tensorscope.checks.support.lines import Line, call_receiver, calls_named, look
+from tensorscope.checks.support.text import describe, shape_text
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:

@@ -2,25 +2,32 @@
 input and target, the tensor backward() was called on, the operands of a failed operation.
 
 Reads the frames of the traceback below the user's line (torch's own `forward`, `cross_entropy`,
-`backward`) and names what it finds with the user's names from `naming`.
+`backward`) and names what it finds with the user's names (`lines.Line.name_of`).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from tensorscope.checks.naming import Line, TensorMeta, call_receiver, calls_named, describe
+from tensorscope.checks.support.graph import walk_graph
+from tensorscope.checks.support.lines import Line, call_receiver, calls_named, look
+from tensorscope.checks.support.text import TensorMeta, describe
 from tensorscope.engine.values import is_a
+
+if TYPE_CHECKING:
+    from tensorscope.engine.context import RunContext
 
 __all__ = [
     "Operand",
     "backward_target",
+    "failed_backward",
     "failing_module",
     "first_parameter",
     "frames_after",
@@ -142,23 +149,24 @@ def backward_target(exc: BaseException, frame: types.FrameType | None, line: Lin
     return name or "the tensor", tensor if is_a(tensor, torch.Tensor) else None
 
 
+def failed_backward(ctx: RunContext, exc: BaseException, frame: types.FrameType | None, line: int,
+                    text: str | re.Pattern[str]) -> tuple[Line, str, torch.Tensor | None] | None:
+    """For a RuntimeError whose message holds `text` (a string) or matches it (a pattern): the statement at
+    `line`, the user's name for the tensor backward() was called on, and that tensor; None otherwise."""
+    if not isinstance(exc, RuntimeError):
+        return None
+    message = str(exc)
+    if (text not in message) if isinstance(text, str) else not text.search(message):
+        return None
+    view = look(ctx, frame, line)
+    name, tensor = backward_target(exc, frame, view)
+    return view, name, tensor
+
+
 def graph_nodes(t: torch.Tensor | None, limit: int = 20000) -> set[int]:
     """ids of the autograd nodes reachable from `t.grad_fn` (bounded walk)."""
-    seen: set[int] = set()
     fn = t.grad_fn if is_a(t, torch.Tensor) else None
-    stack = [fn] if fn is not None else []
-    while stack and len(seen) < limit:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        try:
-            for nxt, _ in node.next_functions:
-                if nxt is not None and id(nxt) not in seen:
-                    stack.append(nxt)
-        except Exception:
-            continue
-    return seen
+    return {id(node) for node in walk_graph([fn], limit)}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from typing import Any
 
 import torch
 
-from tensorscope.checks._source import LineInfo, dotted, resolve
+from tensorscope.checks.support.line_info import LineInfo
+from tensorscope.checks.support.resolve import lookup
+from tensorscope.checks.support.source import dotted
 from tensorscope.engine.values import is_a
 
 _LITERAL = re.compile(r"\binf(?:inity)?\b|generate_square_subsequent_mask", re.IGNORECASE)
@@ -146,13 +148,13 @@ class Intent:
         ran = Ran(key, info, src)
         if src.rebinds and self.marked:
             local = frame.f_locals
-            ran.before = {n: resolve(frame, n, local) in self.marked for n in src.rebinds}
+            ran.before = {n: lookup(frame, n, local) in self.marked for n in src.rebinds}
         return ran
 
     def mark_fills(self, frame: types.FrameType, ran: Ran, local: Any) -> None:
         """Marks what a literal line filled in place (`m[i] = -inf`, a registered buffer)."""
         for name in ran.src.marks:
-            value = resolve(frame, name, local)
+            value = lookup(frame, name, local)
             if is_a(value, torch.Tensor) and value not in self.marked:
                 with torch._C.DisableTorchFunction():
                     if value.is_floating_point() and bool(torch.isinf(value.detach()).any()):
@@ -193,7 +195,7 @@ class Judge:
                         ran.masked = name
                         break
                     continue
-                value = resolve(self._frame, name, self._local)
+                value = lookup(self._frame, name, self._local)
                 if (isinstance(value, float) and math.isinf(value)) or value in self._intent.marked:
                     ran.masked = name
                     break

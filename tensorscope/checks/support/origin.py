@@ -12,7 +12,7 @@ import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tensorscope.checks.naming import strip_comment
+from tensorscope.checks.support.source import source_tree, strip_comment
 
 if TYPE_CHECKING:
     from tensorscope.engine.context import RunContext
@@ -112,9 +112,8 @@ def _globals_rebound(tree: ast.Module, name: str) -> bool:
 
 def _binding_line(ctx: RunContext, frame: types.FrameType, name: str) -> int | None:
     """The one line of `frame`'s scope that binds `name`; None when there are several (or none)."""
-    try:
-        tree = ast.parse(ctx.source_of(frame.f_code))
-    except (SyntaxError, ValueError):
+    tree = source_tree(ctx.source_of(frame.f_code))
+    if tree is None:
         return None
     scope = _scope_of(tree, frame.f_code)
     if scope is None or (scope is tree and _globals_rebound(tree, name)):

@@ -13,7 +13,8 @@ import types
 
 import torch
 
-from tensorscope.checks._source import dotted, instance_dict, resolve
+from tensorscope.checks.support.resolve import instance_dict, lookup
+from tensorscope.checks.support.source import dotted
 from tensorscope.engine.values import is_a
 
 Candidate = tuple[str, str, bool]
@@ -47,7 +48,7 @@ def changed_args(frame: types.FrameType, found: tuple[Candidate, ...]) -> tuple[
     out: list[str] = []
     for callee, arg, said in found:
         if not said:
-            module = resolve(frame, callee)
+            module = lookup(frame, callee)
             if not is_a(module, torch.nn.Module):
                 continue
             own = instance_dict(module)

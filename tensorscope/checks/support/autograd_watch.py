@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from tensorscope.checks.support.graph import walk_graph
 from tensorscope.engine.values import is_a
 
 
@@ -42,8 +43,6 @@ def leaves_written(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.
     if cached is not None and cached[0] == key:
         return cached[1]
     leaves: list[torch.Tensor] = []
-    seen: set[int] = set()
-    keep: list[Any] = []
     stack: list[Any] = []
     for r in roots:
         gf = r.grad_fn
@@ -51,18 +50,9 @@ def leaves_written(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.
             stack.append(gf)
         elif r.is_leaf and r.requires_grad:
             leaves.append(r)
-    while stack and len(seen) < _MAX_NODES:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        keep.append(node)
+    for node in walk_graph(stack, _MAX_NODES):
         if type(node) is _ACCUMULATE:  # a leaf's gradient sink (no attribute lookup that fails)
             leaves.append(node.variable)
-            continue
-        for nxt, _ in node.next_functions:
-            if nxt is not None and id(nxt) not in seen:
-                stack.append(nxt)
     if inputs is not None:
         wanted = [inputs] if is_a(inputs, torch.Tensor) else list(inputs)
         ids = {id(t) for t in wanted if is_a(t, torch.Tensor)}
