@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from tensorscope import i18n
+from tensorscope.i18n import LANGS
 from tensorscope.model import GradView, Step, TensorView
 from tensorscope.shapes import shape_text
 
@@ -92,106 +94,8 @@ def _tensor_changes(o: TensorView, t: TensorView) -> list[Change]:
 
 # --- narration: "what just happened", in plain words ------------------------------------------------
 
-_WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "and": " and ",
-        "sep": ", ",
-        "raised": "line {line} raised {type}: {message}",
-        "caught": "line {line} raised {type}, caught here at line {caught}: {message}",
-        "entered": "entered {function}()",
-        "entered_with": "entered {function}(): {names} in scope",
-        "returned": "{function}() returned",
-        "yielded": "{function}() yielded a value (it resumes there when asked for the next one)",
-        "printed": "printed {text}",
-        "finished": "the script finished",
-        "grad_off": "grad mode OFF (torch.no_grad() or the like): new operations are not recorded for "
-                    "backward",
-        "grad_on": "grad mode back ON",
-        "backward_wrote": "backward() wrote {items}",
-        "backward_added": "backward() added into {name}.grad, which already held {before}: now {after}",
-        "grad_zeroed": "{names} zeroed",
-        "grad_cleared": "{names} set to None",
-        "grad_changed": "{name}.grad changed: {before} → {after}",
-        "inplace": "{name} changed in place (version {v0} → {v1}){where}: {before} → {after}",
-        "inplace_mean": "{name} changed in place (version {v0} → {v1}){where}: mean {before} → {after}",
-        "inplace_short": "{name}'s version went {v0} → {v1}{where}: it, its base or a view of it was changed "
-                         "in place",
-        "inplace_shared": "{name}'s version went {v0} → {v1} with the in-place change to {others} (a view "
-                          "shares its base's version counter)",
-        "inplace_same": "{name}'s version went {v0} → {v1}{where} but its shown values did not change: an "
-                        "in-place op left them as they were, or its base or another view of it was written",
-        "values_same": "; its shown values did not change",
-        "under_no_grad": " under no_grad",
-        "under_inference": " under inference mode",
-        "inference_on": "inference mode ON (torch.inference_mode()): operations are not recorded for "
-                        "backward, and the tensors they allocate are inference tensors",
-        "inference_off": "inference mode OFF",
-        "created_one": "{name} created: {what}",
-        "created_many": "created {items}",
-        "shape_of": "{name} ({shape})",
-        "short_of": "{name} (shape {shape})",
-        "shape_word": "shape {shape}",
-        "and_more": "{n} more: {names}",
-        "more_in_scope": "{n} more",
-        "new_value": "{name} = {after} (was {before})",
-        "new_values": "{name} got new values ({shape})",
-        "moved": "{name} moved {before} → {after}",
-        "retyped": "{name} dtype {before} → {after}",
-        "reshaped": "{name} shape {before} → {after}",
-        "requires_grad_on": "{name} now requires grad",
-        "requires_grad_off": "{name} no longer requires grad",
-        "grad_fn": "{name} now comes from {after}",
-        "nothing": "no tensor changed",
-    },
-    "zh": {
-        "and": " 和 ",
-        "sep": "、",
-        "raised": "第 {line} 行抛出 {type}：{message}",
-        "caught": "第 {line} 行抛出 {type}，在这里第 {caught} 行被捕获：{message}",
-        "entered": "进入 {function}()",
-        "entered_with": "进入 {function}()：可见 {names}",
-        "returned": "{function}() 返回",
-        "yielded": "{function}() 用 yield 交出一个值（取下一个值时从那里继续）",
-        "printed": "输出了 {text}",
-        "finished": "脚本运行结束",
-        "grad_off": "梯度模式关闭（torch.no_grad() 或类似写法）：新的运算不会被记录下来供 backward 使用",
-        "grad_on": "梯度模式恢复开启",
-        "backward_wrote": "backward() 写入 {items}",
-        "backward_added": "backward() 累加到 {name}.grad（原来已是 {before}）：现在是 {after}",
-        "grad_zeroed": "{names} 已清零",
-        "grad_cleared": "{names} 被设为 None",
-        "grad_changed": "{name}.grad 改变：{before} → {after}",
-        "inplace": "{name} 被原地修改（版本 {v0} → {v1}）{where}：{before} → {after}",
-        "inplace_mean": "{name} 被原地修改（版本 {v0} → {v1}）{where}：均值 {before} → {after}",
-        "inplace_short": "{name} 的版本号 {v0} → {v1}{where}：它本身、它的基张量或它的某个视图被原地修改了",
-        "inplace_shared": "{name} 的版本号随 {others} 的原地修改从 {v0} 变为 {v1}"
-                          "（视图与其基张量共用版本计数器）",
-        "inplace_same": "{name} 的版本号 {v0} → {v1}{where}，但显示的值没有变：原地运算没有改变数值，"
-                        "或者被写入的是它的基张量或基张量的另一个视图",
-        "values_same": "；它显示的值没有变",
-        "under_no_grad": "，在 no_grad 下",
-        "under_inference": "，在推理模式下",
-        "inference_on": "推理模式开启（torch.inference_mode()）：运算不会被记录下来供 backward 使用，"
-                        "运算新分配的张量是推理张量",
-        "inference_off": "推理模式关闭",
-        "created_one": "新建 {name}：{what}",
-        "created_many": "新建 {items}",
-        "shape_of": "{name}（{shape}）",
-        "short_of": "{name}（形状 {shape}）",
-        "shape_word": "形状 {shape}",
-        "and_more": "另外 {n} 个：{names}",
-        "more_in_scope": "另外 {n} 个",
-        "new_value": "{name} = {after}（原为 {before}）",
-        "new_values": "{name} 得到新值（{shape}）",
-        "moved": "{name} 从 {before} 移到 {after}",
-        "retyped": "{name} 的 dtype {before} → {after}",
-        "reshaped": "{name} 的形状 {before} → {after}",
-        "requires_grad_on": "{name} 现在需要梯度",
-        "requires_grad_off": "{name} 不再需要梯度",
-        "grad_fn": "{name} 现在由 {after} 产生",
-        "nothing": "没有张量变化",
-    },
-}
+_WORDS: dict[str, dict[str, str]] = {lang: i18n.table(lang, "narrate") for lang in LANGS}
+"""The narration's words per language: table `narrate` of tensorscope/i18n/*.toml."""
 
 _SHORT = 40
 """Values longer than this are cut in narration."""
@@ -256,7 +160,7 @@ def narrate(before: Step | None, after: Step, lang: str = "en", *, baseline: Ste
     `before` is the previous pause; `baseline` the previous pause in the same call (default: `before`
     when both are in the same frame); `ran` the source text of the line just executed.
     """
-    w = _WORDS.get(lang, _WORDS["en"])
+    w = i18n.table(lang, "narrate")
     out: list[str] = []
     if after.exception is not None:  # the exception is the news; what else changed is noise
         e = after.exception

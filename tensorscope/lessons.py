@@ -1,8 +1,9 @@
 """The bundled scenarios as a lesson plan (basics → autograd → training → pitfalls), and what a script says
 about itself (its module docstring), for `tensorscope list` and the app's intro and help.
 
-A docstring may carry its own Chinese after a line `中文:` (or `中文：`); the bundled scenarios' Chinese is in
-`lessons_zh.py` (a docstring section would move every line of the scripts the lessons name).
+A docstring may carry its own Chinese after a line `中文:` (or `中文：`); the bundled scenarios'
+translations are in the language files (tensorscope/i18n/*.toml, table `scenario_docs`: a docstring
+section would move every line of the scripts the lessons name).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from tensorscope.lessons_zh import DOCS_ZH
+from tensorscope import i18n
+from tensorscope.i18n import LANGS
 
 PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("basics", ("tensor_basics",)),
@@ -28,12 +30,8 @@ PLAN: tuple[tuple[str, tuple[str, ...]], ...] = (
 """The order to teach the scenarios in; a scenario not named here joins `pitfalls` when its docstring
 starts with "Pitfall", else `more`."""
 
-GROUP_TITLES: dict[str, dict[str, str]] = {
-    "en": {"basics": "1. Tensor basics", "autograd": "2. Autograd", "training": "3. Training loops",
-           "pitfalls": "4. Pitfalls (each has --fixed: tensorscope run NAME -- --fixed)", "more": "More"},
-    "zh": {"basics": "1. 张量基础", "autograd": "2. 自动求导", "training": "3. 训练循环",
-           "pitfalls": "4. 常见错误（每个都有修好的版本：tensorscope run 名称 -- --fixed）", "more": "更多"},
-}
+GROUP_TITLES: dict[str, dict[str, str]] = {lang: i18n.table(lang, "lessons") for lang in LANGS}
+"""The sections' titles per language (table `lessons` of tensorscope/i18n/*.toml)."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +58,15 @@ _ZH_MARK = re.compile(r"^\s*中文\s*[:：]\s*$", re.MULTILINE)
 
 
 def translated(doc: str, lang: str) -> str:
-    """`doc` in `lang`: its own `中文:` section, else a bundled scenario's translation, else as it is."""
+    """`doc` in `lang`: its own `中文:` section (Chinese), else a bundled scenario's translation (table
+    `scenario_docs` of the language file), else as it is."""
     parts = _ZH_MARK.split(doc, maxsplit=1)
     english = parts[0].strip()
-    if lang != "zh":
+    if lang == "en":
         return english
-    if len(parts) == 2 and parts[1].strip():
+    if lang == "zh" and len(parts) == 2 and parts[1].strip():
         return parts[1].strip()
-    return DOCS_ZH.get(first_line(english), english)
+    return str(i18n.table(lang, "scenario_docs").get(first_line(english), english))
 
 
 def reflow(doc: str) -> str:

@@ -54,7 +54,7 @@ def last_change(steps: Sequence[Step], index: int, name: str, lang: str = "en") 
 
 
 def param_label(p: OptimizerParam, i: int, lang: str) -> str:
-    return p.name or words(lang)["opt_param_n"].format(i=i)
+    return p.name or words(lang)["ov_param_n"].format(i=i)
 
 
 def entry_text(e: StateEntry | None) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from tensorscope import i18n
 from tensorscope.diff import Change, diff_steps, is_yield
-from tensorscope.explain.catalogue import render
+from tensorscope.explain.catalogue import flag_text
 from tensorscope.model import Flag, RaisedInfo, Step, Trace
 from tensorscope.optim_diff import optimizer_notes
 
@@ -42,34 +43,36 @@ def format_change(c: Change) -> str:
 
 
 def format_flag(flag: Flag, lang: str = "en", explain: bool = False) -> list[str]:
-    text = render(flag.code, lang, flag.data) if flag.data else None
-    message = text.message if text and lang != "en" else flag.message
-    lines = [f"{SEVERITY_MARK.get(flag.severity, '!')} {flag.severity} {flag.code} "
-             f"(line {flag.line}, in {flag.function}): {message}"]
-    if explain and text is not None and text.cause:
-        lines.append(f"  {'why' if lang == 'en' else '原因'}: {text.cause}")
-    fix = text.fix if text and lang != "en" else flag.hint
-    if fix:
-        lines.append(f"  {'fix' if lang == 'en' else '修复'}: {fix}")
+    """A flag as report lines, its words rendered in `lang` from its code and data."""
+    w = i18n.table(lang, "report")
+    text = flag_text(flag, lang)
+    lines = [w["flag_line"].format(
+        mark=SEVERITY_MARK.get(flag.severity, "!"), severity=w.get(f"sev_{flag.severity}", flag.severity),
+        code=flag.code, where=w["flag_where"].format(line=flag.line, function=flag.function),
+        message=text.message)]
+    if explain and flag.data and text.cause:
+        lines.append(w["flag_label"].format(label=w["why"], text=text.cause))
+    if text.fix:
+        lines.append(w["flag_label"].format(label=w["fix"], text=text.fix))
     return lines
 
 
-def step_header(trace: Trace, step: Step, prev: Step | None) -> str:
+def step_header(trace: Trace, step: Step, prev: Step | None, lang: str = "en") -> str:
     """`[  12] ran line  24: loss.backward()`, plus where execution went when it changed frame."""
+    w = i18n.table(lang, "report")
     n = f"[{step.index:>4}]"
     if not step.line:
-        return f"{n} end: the script has no code to run"
+        return w["step_empty"].format(n=n)
     if prev is None or step.prev_line is None:
-        return f"{n} start at line {step.line}: {_code_at(trace, step.file, step.line)}"
-    text = f"{n} ran line {step.prev_line:>3}: {_code_at(trace, step.prev_file, step.prev_line)}"
+        return w["step_start"].format(n=n, line=step.line, code=_code_at(trace, step.file, step.line))
+    code = _code_at(trace, step.prev_file, step.prev_line)
+    text = w["step_ran"].format(n=n, line=step.prev_line, code=code)
     if step.event == "exception":
-        return f"{text}  ✖ raised {step.exception.type if step.exception else ''}".rstrip()
+        return w["step_raised"].format(text=text, type=step.exception.type if step.exception else "").rstrip()
     if step.event == "return":
-        if is_yield(step):
-            return f"{text}  → {step.function} yields (paused until the next value is asked for)"
-        return f"{text}  → return from {step.function}"
+        return w["step_yields" if is_yield(step) else "step_return"].format(text=text, function=step.function)
     if step.depth > prev.depth or (step.depth == prev.depth and step.function != prev.function):
-        return f"{text}  → into {step.function}"
+        return w["step_into"].format(text=text, function=step.function)
     return text
 
 
@@ -85,9 +88,9 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
     out = [f"tensorscope trace · {trace.script}" + (f" {' '.join(trace.argv)}" if trace.argv else "")]
     prev: Step | None = None
     for step in trace.steps:
-        out.append(step_header(trace, step, prev))
+        out.append(step_header(trace, step, prev, lang))
         if step.raised is not None and step.exception is None:
-            out.append("         " + raised_text(trace, step.raised))
+            out.append("         " + raised_text(trace, step.raised, lang))
         out.extend("         " + format_change(c) for c in diff_steps(prev, step))
         out.extend("         " + s for s in _scope_notes(prev, step, lang))
         out.extend("         " + s for s in optimizer_notes(prev, step, lang))
@@ -96,21 +99,13 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
         for flag in step.flags:
             out.extend("         " + s for s in format_flag(flag, lang))
         prev = step
-    out.append(ending(trace))
+    out.append(ending(trace, lang))
     return "\n".join(out) + "\n"
-
-
-_NOTES = {
-    "en": {"more": "… {count} more in {name} (not listed)", "inference_on": "inference mode on",
-           "inference_off": "inference mode off"},
-    "zh": {"more": "… {name} 中还有 {count} 个（未列出）", "inference_on": "推理模式开启",
-           "inference_off": "推理模式关闭"},
-}
 
 
 def _scope_notes(prev: Step | None, step: Step, lang: str) -> list[str]:
     """What the change list cannot say: containers cut short (`… 47 more in xs`), inference mode on/off."""
-    w = _NOTES.get(lang, _NOTES["en"])
+    w = i18n.table(lang, "report")
     out: list[str] = []
     if step.inference_mode != (prev.inference_mode if prev is not None else False):
         out.append(w["inference_on"] if step.inference_mode else w["inference_off"])
@@ -120,33 +115,35 @@ def _scope_notes(prev: Step | None, step: Step, lang: str) -> list[str]:
     return out
 
 
-def raised_text(trace: Trace, raised: RaisedInfo) -> str:
+def raised_text(trace: Trace, raised: RaisedInfo, lang: str = "en") -> str:
     """`↯ raised RuntimeError at line 10, caught at line 11`: an exception the script raised (and caught)."""
+    w = i18n.table(lang, "report")
     elsewhere = raised.file and raised.file != trace.script
-    where = f"line {raised.line}" + (f" of {raised.file}" if elsewhere else "")
-    caught = f", caught at line {raised.caught_line}" if raised.caught_line is not None else ""
-    return f"↯ raised {raised.type} at {where}{caught}"
+    where = w["raised_where_file" if elsewhere else "raised_where"].format(line=raised.line, file=raised.file)
+    caught = w["raised_caught"].format(line=raised.caught_line) if raised.caught_line is not None else ""
+    return w["raised_at"].format(type=raised.type, where=where, caught=caught)
 
 
-def ending(trace: Trace) -> str:
+def ending(trace: Trace, lang: str = "en") -> str:
     """One line saying how the run ended."""
+    w = i18n.table(lang, "report")
     n = len(trace.steps)
-    after = f" after {n} steps" if n else ""
+    after = w["after_steps"].format(n=n) if n else ""
     if trace.end_reason == "exception" and trace.exception is not None:
         e = trace.exception
         what = f"{e.type}: {e.message}" if e.message else e.type
-        return f"✖ {what} (line {e.line}, in {e.function})"
+        return w["end_exception"].format(what=what, line=e.line, function=e.function)
     if trace.end_reason == "exit":
         if trace.exit_code:
-            return f"✖ the script exited with status {trace.exit_code}{after}"
-        return f"the script exited with status 0 (a normal end){after}"
+            return w["end_exit_error"].format(code=trace.exit_code, after=after)
+        return w["end_exit_ok"].format(after=after)
     if trace.end_reason == "max-steps":
-        return f"stopped after {n} steps (--max-steps reached); the script did not finish"
+        return w["end_max_steps"].format(n=n)
     if trace.end_reason == "timeout":
-        return f"stopped{after}: the time limit (--timeout) was reached; the script did not finish"
+        return w["end_timeout"].format(after=after)
     if trace.end_reason == "stopped":
-        return f"stopped{after} (interrupted); the script did not finish"
-    return f"finished{after}"
+        return w["end_stopped"].format(after=after)
+    return w["end_done"].format(after=after)
 
 
 def check_report(trace: Trace, lang: str = "en") -> str:
@@ -163,18 +160,13 @@ def check_report(trace: Trace, lang: str = "en") -> str:
     return "\n".join(out) + "\n"
 
 
-_ZH_SEVERITY = {"error": "个错误", "warning": "个警告", "info": "条提示"}
-
-
 def verdict(flags: Iterable[Flag], trace: Trace, lang: str = "en") -> str:
     """`1 error, 0 warnings, 2 infos; the script finished` (or how it ended), in `lang`."""
+    w = i18n.table(lang, "report")
     counts = {"error": 0, "warning": 0, "info": 0}
     for f in flags:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    if lang == "zh":
-        summary = "，".join(f"{v} {_ZH_SEVERITY.get(k, k)}" for k, v in counts.items())
-        end = ending(trace) if trace.end_reason != "finished" else "脚本运行结束"
-        return f"{summary}；{end}"
-    summary = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items())
-    end = ending(trace) if trace.end_reason != "finished" else "the script finished"
-    return f"{summary}; {end}"
+    plural = {True: "", False: "s"}
+    summary = w["count_sep"].join(w[f"count_{k}{plural[v == 1]}"].format(n=v) for k, v in counts.items())
+    end = ending(trace, lang) if trace.end_reason != "finished" else w["end_finished"]
+    return w["verdict"].format(summary=summary, end=end)

@@ -14,7 +14,8 @@ from tensorscope import i18n
 from tensorscope.i18n import LANGS, fill
 from tensorscope.model import Flag
 
-__all__ = ["CATALOGUE", "CAUGHT", "CAUGHT_IN_FILE", "LANGS", "VARIANTS", "Entry", "Text", "flag_text", "render"]
+__all__ = ["CATALOGUE", "CAUGHT", "CAUGHT_IN_FILE", "LANGS", "VARIANTS", "Entry", "Text", "flag_text",
+           "render"]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from tensorscope.tui.runner import Runner
 from tensorscope.tui.source import SourceView
 from tensorscope.tui.status import StatusBar, status_content
 from tensorscope.tui.tensors import TensorTable
-from tensorscope.tui.words import SYSTEM_COMMANDS, words
+from tensorscope.tui.words import LANGS, SYSTEM_COMMANDS, words
 
 NARROW_FOOTER = 100
 """Below this many columns the footer shows only n, s, c, ? and q (and the palette)."""
@@ -453,8 +453,8 @@ class TensorScopeApp(App[None]):
             self._send("next")
 
     def action_toggle_language(self) -> None:
-        """Switch the explanations and labels between English and Chinese."""
-        self.lang = "zh" if self.lang == "en" else "en"
+        """Switch the explanations and labels to the next language of `LANGS` (English after the last)."""
+        self.lang = LANGS[(LANGS.index(self.lang) + 1) % len(LANGS)] if self.lang in LANGS else "en"
         self._apply_key_words()
         self.refresh_bindings()
         w = words(self.lang)
@@ -573,6 +573,12 @@ class TensorScopeApp(App[None]):
         self.query_one(Narration).show_step(self.history, ran, self.lang, about)
 
     def _show_inspector(self) -> None:
+        self._pick_inspector()
+        # a flag or an error explained: on a short screen the Tensors table gives the Inspector its rows
+        explaining = self.inspector.showing.startswith(("flag:", "exception"))
+        self.query_one("#right").set_class(explaining, "-explaining")
+
+    def _pick_inspector(self) -> None:
         step = self.history.current
         inspector = self.inspector
         if step is None:

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tensorscope.explain.catalogue import render
+from tensorscope.explain.catalogue import flag_text
 from tensorscope.model import Flag
 from tensorscope.tui.words import words
 
@@ -19,11 +19,9 @@ SEVERITY_STYLE = {"error": "bold $text-error", "warning": "bold $text-warning", 
 
 
 def flag_prompt(flag: Flag, lang: str = "en") -> Content:
-    """One line: mark, line, code, message (in `lang` when the catalogue has it)."""
+    """One line: mark, line, code, message (in `lang`, rendered from the flag's code and data)."""
     where = f"{flag.file}:{flag.line}" if flag.file else words(lang)["line_n"].format(line=flag.line)
-    message = flag.message
-    if lang != "en" and flag.data:
-        message = render(flag.code, lang, flag.data).message or message
+    message = flag_text(flag, lang).message
     return Content.assemble(
         (f"{SEVERITY_MARK.get(flag.severity, '!')} ", SEVERITY_STYLE.get(flag.severity, "")),
         (f"{where:<8} ", "$text-muted"),

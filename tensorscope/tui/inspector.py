@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from tensorscope.explain.catalogue import render
+from tensorscope.explain.catalogue import flag_text
 from tensorscope.model import GRAPH_MORE_CAP, ExceptionInfo, Flag, GraphNode, OptimizerView, Stats, TensorView
 from tensorscope.optim_diff import Change, state_lines
 from tensorscope.shapes import shape_text
@@ -47,7 +47,7 @@ def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False,
         (f" · {' · '.join(kind)} · {w['version']} {t.version}", "$text-muted"), "\n",
     ]
     if t.aliases:
-        parts += [(f"{w['ov_also']}: {', '.join(t.aliases)}", "$text-muted"), "\n"]
+        parts += [(f"{w['ov_also']}{w['colon']}{', '.join(t.aliases)}", "$text-muted"), "\n"]
     if t.preview is not None:
         parts += [_label(w["values"]), t.preview, "\n"]
     parts.append(_label(w["grad"]))
@@ -76,7 +76,7 @@ def tensor_content(t: TensorView, lang: str = "en", simulated: bool = False,
         if t.graph:
             parts += [(f"   {w['graph_note']}", "$text-muted"), "\n", *graph_parts(t.graph, lang)]
     elif t.requires_grad:
-        parts.append(f"{w['leaf']}: backward() → {t.name}.grad")
+        parts.append(f"{w['leaf']}{w['colon']}backward() → {t.name}.grad")
     else:
         parts.append(("—", "$text-muted"))
     return Content.assemble(*parts)
@@ -127,10 +127,8 @@ def _until_shallower(nodes: tuple[GraphNode, ...], start: int, depth: int) -> li
 def flag_content(flag: Flag, lang: str = "en") -> Content:
     """A flag with its full explanation from the catalogue, in `lang`."""
     w = words(lang)
-    text = render(flag.code, lang, flag.data)
-    translated = lang != "en" and bool(flag.data)
-    message = text.message if translated and text.message else flag.message
-    fix = text.fix if translated and text.fix else flag.hint
+    text = flag_text(flag, lang)
+    message, fix = text.message, text.fix
     where = w["flag_at"].format(line=flag.line, function=flag.function)
     if flag.file:
         where = f"{flag.file} · {where}"
@@ -148,7 +146,7 @@ def flag_content(flag: Flag, lang: str = "en") -> Content:
     if fix:
         parts += [_label(w["fix"], 5), (fix, "$text-success"), "\n"]
     if flag.tensors:
-        parts += [(f"{w['tensors']}: " + ", ".join(flag.tensors), "$text-muted"), "\n"]
+        parts += [(f"{w['tensors']}{w['colon']}" + ", ".join(flag.tensors), "$text-muted"), "\n"]
     return Content.assemble(*parts)
 
 

@@ -34,8 +34,7 @@ def _assemble(shown: list[str], left: int, lang: str) -> Content:
     w = words(lang)
     if left > 0:
         shown = [*shown, w["more_changes" if left > 1 else "more_change"].format(n=left)]
-    sep = "；" if lang == "zh" else "; "
-    colon = "：" if lang == "zh" else ": "
+    sep, colon = w["list_sep"], w["colon"]
     return Content.assemble(
         ("✎ ", "bold $text-accent"), (f"{w['happened']}{colon}", "$text-muted"), sep.join(shown)
     )

@@ -30,7 +30,7 @@ def next_line_content(step: Step, code: str, lang: str = "en") -> Content:
     style = "bold $text-error" if mark == "✖" else "bold $text-accent"
     label = w["next_row_raised" if mark == "✖" else "next_row"]
     where = w["next_row_where"].format(file=short_path(step.file), line=step.line, function=step.function)
-    colon = "：" if lang == "zh" else ": "
+    colon = w["colon"]
     body = highlight(code.strip(), language="python") if code.strip() else Content("")
     return Content.assemble((f"{mark} ", style), (f"{label}{colon}", "$text-muted"), body,
                             ("   ", ""), (where, "$text-muted"))
