@@ -153,3 +153,14 @@ async def test_after_a_resize_the_next_line_stays_in_view_and_the_status_bar_fit
             await wait_until(pilot, lambda wide=wide: status_text(app).startswith("tensorscope") == wide,
                              "the status bar laid out for the width")
             assert row(app).text and "linreg.py:36" in row(app).text
+
+
+def test_the_row_shows_the_code_without_its_trailing_comment() -> None:
+    """The ▶ row is the code that runs: a trailing comment stays in Source, a `#` inside a string stays."""
+    from tensorscope.tui.nextline import next_line_content
+
+    step = Step(index=3, file="linreg.py", line=30, function="<module>", depth=0)
+    text = next_line_content(step, "    with torch.no_grad():   # the update must not be recorded").plain
+    assert "with torch.no_grad():" in text and "recorded" not in text and "linreg.py:30" in text
+    text = next_line_content(step, 'print("# not a comment")  # a comment').plain
+    assert 'print("# not a comment")' in text and text.count("comment") == 1

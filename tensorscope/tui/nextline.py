@@ -11,6 +11,7 @@ from textual.highlight import highlight
 from textual.widgets import Static
 
 from tensorscope.model import Step
+from tensorscope.sourcetext import strip_comment
 from tensorscope.tui.words import words
 
 MARKS = {"line": "▶", "return": "▶", "exception": "✖"}
@@ -24,14 +25,16 @@ def short_path(file: str, limit: int = 32) -> str:
 
 
 def next_line_content(step: Step, code: str, lang: str = "en") -> Content:
-    """`▶ w -= lr * w.grad   linreg.py:31 · <module>` (✖ where the script raised), the code highlighted."""
+    """`▶ w -= lr * w.grad   linreg.py:31 · <module>` (✖ where the script raised), the code highlighted,
+    without its trailing comment."""
     w = words(lang)
     mark = MARKS.get(step.event, "▶")
     style = "bold $text-error" if mark == "✖" else "bold $text-accent"
     label = w["next_row_raised" if mark == "✖" else "next_row"]
     where = w["next_row_where"].format(file=short_path(step.file), line=step.line, function=step.function)
     colon = w["colon"]
-    body = highlight(code.strip(), language="python") if code.strip() else Content("")
+    code = strip_comment(code).strip() or code.strip()  # (the code that runs: a trailing comment waits)
+    body = highlight(code, language="python") if code else Content("")
     return Content.assemble((f"{mark} ", style), (f"{label}{colon}", "$text-muted"), body,
                             ("   ", ""), (where, "$text-muted"))
 

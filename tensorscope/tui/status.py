@@ -48,7 +48,7 @@ def status_content(script: str, step: Step | None, state: str, *, lang: str = "e
         parts += [sep, grad]
         devices = list(step.devices)
         if devices:
-            parts += [sep, f"{w['devices']}{'：' if lang == 'zh' else ': '}"]
+            parts += [sep, f"{w['devices']}{w['colon']}"]
             if len(devices) > 1:
                 parts.append((f"{', '.join(devices)} ⚠", "bold $text-error"))
             else:

@@ -5,12 +5,12 @@ checks), the statement at a line, the statements around it. Nothing here runs th
 from __future__ import annotations
 
 import ast
-import io
 import linecache
 import textwrap
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from tensorscope.sourcetext import strip_comment
 
 __all__ = [
     "dotted",
@@ -102,17 +102,6 @@ def dotted(node: ast.AST) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
-
-
-def strip_comment(text: str) -> str:
-    """A source line without its trailing `# comment`."""
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT:
-                return text[: tok.start[1]].rstrip()
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    return text.rstrip()
 
 
 # --- the statement at a line ---------------------------------------------------------------------------
