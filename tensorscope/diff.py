@@ -25,21 +25,24 @@ class Change:
     after: str
 
 
-def grad_text(g: GradView | None) -> str:
+def grad_text(g: GradView | None, lang: str = "en") -> str:
     """A gradient as it is shown: its values when small, else its norm."""
     if g is None:
         return "None"
     if g.preview is not None:
         return g.preview
-    return f"{shape_text(g.shape)} (norm {g.norm:.4g})" if g.norm is not None else "set"
+    w = i18n.table(lang, "narrate")
+    return (w["grad_norm"].format(shape=shape_text(g.shape), norm=f"{g.norm:.4g}") if g.norm is not None
+            else w["grad_set"])
 
 
-def value_text(t: TensorView) -> str:
+def value_text(t: TensorView, lang: str = "en") -> str:
     """A tensor's values when small, else a short summary."""
     if t.preview is not None:
         return t.preview
     if t.stats is not None:
-        return f"mean {t.stats.mean:.4g}, std {t.stats.std:.4g}"
+        return i18n.table(lang, "narrate")["values_summary"].format(mean=f"{t.stats.mean:.4g}",
+                                                                     std=f"{t.stats.std:.4g}")
     return f"{t.shape_text} {t.dtype}"
 
 
@@ -54,8 +57,9 @@ def describe(t: TensorView) -> str:
     return f"= {value_text(t)}: " + " ".join(parts)
 
 
-def diff_steps(before: Step | None, after: Step) -> list[Change]:
-    """Changes in the tensors in scope from `before` to `after` (same frame: also what left scope)."""
+def diff_steps(before: Step | None, after: Step, lang: str = "en") -> list[Change]:
+    """Changes in the tensors in scope from `before` to `after` (same frame: also what left scope), their
+    values written in `lang`."""
     old = {t.name: t for t in before.tensors} if before is not None else {}
     known = {n: t for t in (before.tensors if before is not None else ()) for n in (t.name, *t.aliases)}
     changes: list[Change] = []
@@ -64,9 +68,9 @@ def diff_steps(before: Step | None, after: Step) -> list[Change]:
         if o is None:
             changes.append(Change(t.name, "new", "", describe(t)))
         else:
-            changes.extend(_tensor_changes(o, t))
-        changes.extend(Change(a, "new", "", f"is {t.name} (the same tensor)")
-                       for a in t.aliases if a not in known)
+            changes.extend(_tensor_changes(o, t, lang))
+        same = i18n.table(lang, "narrate")["same_tensor"]
+        changes.extend(Change(a, "new", "", same.format(name=t.name)) for a in t.aliases if a not in known)
     same_frame = before is not None and before.function == after.function and before.depth == after.depth
     if same_frame:
         names = {n for t in after.tensors for n in (t.name, *t.aliases)}
@@ -74,7 +78,7 @@ def diff_steps(before: Step | None, after: Step) -> list[Change]:
     return changes
 
 
-def _tensor_changes(o: TensorView, t: TensorView) -> list[Change]:
+def _tensor_changes(o: TensorView, t: TensorView, lang: str = "en") -> list[Change]:
     out: list[Change] = []
     for field in ("shape", "dtype", "device", "requires_grad"):
         a, b = getattr(o, field), getattr(t, field)
@@ -84,11 +88,11 @@ def _tensor_changes(o: TensorView, t: TensorView) -> list[Change]:
     if o.grad_fn != t.grad_fn:
         out.append(Change(t.name, "grad_fn", o.grad_fn or "None", t.grad_fn or "None"))
     if value_text(o) != value_text(t) or (o.version != t.version and t.preview is None):
-        out.append(Change(t.name, "value", value_text(o), value_text(t)))
+        out.append(Change(t.name, "value", value_text(o, lang), value_text(t, lang)))
     if o.version != t.version:
         out.append(Change(t.name, "version", str(o.version), str(t.version)))
     if grad_text(o.grad) != grad_text(t.grad):
-        out.append(Change(t.name, "grad", grad_text(o.grad), grad_text(t.grad)))
+        out.append(Change(t.name, "grad", grad_text(o.grad, lang), grad_text(t.grad, lang)))
     return out
 
 

@@ -91,7 +91,7 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
         out.append(step_header(trace, step, prev, lang))
         if step.raised is not None and step.exception is None:
             out.append("         " + raised_text(trace, step.raised, lang))
-        out.extend("         " + format_change(c) for c in diff_steps(prev, step))
+        out.extend("         " + format_change(c) for c in diff_steps(prev, step, lang))
         out.extend("         " + s for s in _scope_notes(prev, step, lang))
         out.extend("         " + s for s in optimizer_notes(prev, step, lang))
         out.extend(f"         > {shown_safely(line)}" for line in _lines(step.stdout))

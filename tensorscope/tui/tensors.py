@@ -53,10 +53,10 @@ def device_text(device: str, simulated: bool) -> str:
     return f"{device} (sim)" if simulated and device.startswith("cuda") else device
 
 
-def cells(t: TensorView, simulated: bool = False) -> dict[str, str]:
+def cells(t: TensorView, simulated: bool = False, lang: str = "en") -> dict[str, str]:
     """The text of each column for one tensor."""
     if t.grad is not None:
-        grad = grad_text(t.grad)
+        grad = grad_text(t.grad, lang)
     else:
         grad = "—" if t.requires_grad and t.is_leaf else ""
     return {
@@ -67,7 +67,7 @@ def cells(t: TensorView, simulated: bool = False) -> dict[str, str]:
         "requires_grad": "✓" if t.requires_grad else "",
         "grad": _cut(grad, "grad"),
         "grad_fn": _cut(t.grad_fn or ("leaf" if t.requires_grad else ""), "grad_fn"),
-        "value": _cut(value_text(t), "value"),
+        "value": _cut(value_text(t, lang), "value"),
     }
 
 
@@ -146,7 +146,7 @@ class TensorTable(DataTable[Text]):
         self._shown: dict[str, dict[str, Text]] = {}
         self._order: list[str] = []
         self._columns_now: tuple[tuple[str, int], ...] = ()
-        self._texts: dict[tuple[TensorView, bool], dict[str, str]] = {}
+        self._texts: dict[tuple[TensorView, bool, str], dict[str, str]] = {}
         self._row_texts: dict[str, tuple[tuple[object, ...], dict[str, Text]]] = {}
         self._widths: dict[int, tuple[dict[str, Text], dict[str, int]]] = {}
         self._last: tuple[Step | None, Step | None, bool] = (None, None, False)
@@ -286,12 +286,12 @@ class TensorTable(DataTable[Text]):
         """`cells(t)`, remembered per TensorView (by value: a Step that comes through the pipe brings new
         but equal views of the tensors that did not change), so most rows cost nothing from one step to
         the next."""
-        key = (t, simulated)
+        key = (t, simulated, self.lang)
         now = self._texts.get(key)
         if now is None:
             if len(self._texts) > 4096:
                 self._texts.clear()
-            now = self._texts[key] = cells(t, simulated)
+            now = self._texts[key] = cells(t, simulated, self.lang)
         return now
 
     def notify_style_update(self) -> None:
