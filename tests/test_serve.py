@@ -132,6 +132,7 @@ def step_until_x_appears(page: Any) -> str:
     raise AssertionError(f"x never appeared in the Tensors pane:\n{text}")
 
 
+@pytest.mark.browser
 def test_run_in_a_browser_tab(browser, tmp_path):
     """The page loads the app on linreg; pressing n steps, and the Tensors pane fills in."""
     proc, port = serve("linreg", cwd=tmp_path)
@@ -146,6 +147,7 @@ def test_run_in_a_browser_tab(browser, tmp_path):
         stop(proc)
 
 
+@pytest.mark.browser
 def test_replay_a_recorded_lesson_in_a_browser_tab(browser, tmp_path):
     """A trace recorded with `tensorscope trace -o` is served with `replay`: same screens, no script run."""
     record = subprocess.run([sys.executable, "-m", "tensorscope", "trace", "linreg", "-o", "lesson.json"],
@@ -156,11 +158,11 @@ def test_replay_a_recorded_lesson_in_a_browser_tab(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.add_init_script(HOOK)
         page.goto(f"http://127.0.0.1:{port}/")
-        wait_for_screen(page, r"已暂停 · 步 0")
+        wait_for_screen(page, r"已暂停 · 第 0 步")
         page.locator(".textual-terminal").click()
         for n in range(1, 5):
             page.keyboard.press("n")
-            text = wait_for_screen(page, rf"已暂停 · 步 {n} ")
+            text = wait_for_screen(page, rf"已暂停 · 第 {n} 步 ")
         assert re.search(r"│ x\s+4×1\s+float32\s+cpu", text)
         assert "张量 · 1" in text
         page.close()
