@@ -16,20 +16,20 @@ from torch import nn
 FIXED = "--fixed" in sys.argv
 torch.manual_seed(0)
 
-x = torch.linspace(-1.0, 1.0, 8).unsqueeze(1)   # inputs, a column: (8, 1)
-y = 3 * x.squeeze(1) + 0.5                      # targets, a plain vector: (8,), as datasets often give them
+x = torch.linspace(-1.0, 1.0, 8).unsqueeze(1)   # inputs, a column: shape 8×1
+y = 3 * x.squeeze(1) + 0.5                      # targets, a plain vector: shape 8, as datasets often give them
 
 model = nn.Linear(1, 1)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 
 for step in range(20):
     optimizer.zero_grad()
-    y_pred = model(x)                           # (8, 1)
+    y_pred = model(x)                           # shape 8×1
     if FIXED:
-        target = y.unsqueeze(1)                 # (8,) -> (8, 1): same shape as y_pred
+        target = y.unsqueeze(1)                 # shape 8 -> 8×1: the same shape as y_pred
     else:
-        target = y                              # bug: (8,) against (8, 1)
-    diff = y_pred - target                      # buggy: (8, 8); fixed: (8, 1)
+        target = y                              # bug: shape 8 against 8×1
+    diff = y_pred - target                      # buggy: 8×8; fixed: 8×1
     loss = (diff ** 2).mean()
     loss.backward()
     optimizer.step()

@@ -15,7 +15,7 @@ import torch
 FIXED = "--fixed" in sys.argv
 torch.manual_seed(0)
 
-x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])   # shape (4, 1)
+x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])   # shape 4×1
 y = 2 * x + 1
 
 w = torch.randn(1, 1, requires_grad=True)

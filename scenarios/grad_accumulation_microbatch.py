@@ -14,7 +14,7 @@ from torch import nn
 torch.manual_seed(0)
 
 x = torch.randn(8, 2)                          # one batch of 8 samples...
-y = x @ torch.tensor([[1.0], [-1.0]]) + 0.5    # ...and its targets, shape (8, 1)
+y = x @ torch.tensor([[1.0], [-1.0]]) + 0.5    # ...and its targets, shape 8×1
 
 model = nn.Linear(2, 1)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.2)

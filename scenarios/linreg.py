@@ -13,8 +13,8 @@ import torch
 
 torch.manual_seed(0)
 
-x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])   # 4 samples, 1 feature: shape (4, 1)
-y = 2 * x + 1                                     # the targets, shape (4, 1)
+x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])   # 4 samples, 1 feature: shape 4×1
+y = 2 * x + 1                                     # the targets, shape 4×1
 
 w = torch.randn(1, 1, requires_grad=True)         # the parameters: leaves that require grad
 b = torch.zeros(1, requires_grad=True)

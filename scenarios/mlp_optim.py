@@ -26,7 +26,7 @@ class TinyMLP(nn.Module):
 
 
 x = torch.randn(8, 3)                      # 8 samples, 3 features
-y = x.sum(dim=1, keepdim=True)             # target: the sum of the features, shape (8, 1)
+y = x.sum(dim=1, keepdim=True)             # target: the sum of the features, shape 8×1
 
 model = TinyMLP()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -20,7 +20,7 @@ w = torch.randn(1, 1, requires_grad=True)
 b = torch.zeros(1, requires_grad=True)
 
 y_pred = x @ w + b
-loss = (y_pred - y) ** 2         # bug: .mean() forgotten, shape (4, 1)
+loss = (y_pred - y) ** 2         # bug: .mean() forgotten, shape 4×1
 if FIXED:
     loss = loss.mean()           # a scalar: backward() needs no gradient argument
 loss.backward()

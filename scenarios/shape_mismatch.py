@@ -24,7 +24,7 @@ if FIXED:
 
 model = nn.Sequential(nn.Linear(n_features, 16), nn.ReLU(), nn.Linear(16, 1))
 
-y_pred = model(x)                       # buggy: x (8, 3) cannot meet a weight made for 4 features
+y_pred = model(x)                       # buggy: x (shape 8×3) cannot meet a weight made for 4 features
 loss = ((y_pred - y) ** 2).mean()
 loss.backward()
 print(f"Loss: {loss.item():.4f}, y_pred shape: {tuple(y_pred.shape)}")

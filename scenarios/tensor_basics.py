@@ -24,15 +24,15 @@ print("x[0] =", first_row.tolist(), " x[:, -1] =", last_col.tolist())
 
 flat = x.view(6)                 # a view: same memory, new shape
 x_t = x.reshape(3, 2)            # reshape: a view when possible, else a copy
-col = r.unsqueeze(1)             # (3,) -> (3, 1)
-back = col.squeeze(1)            # (3, 1) -> (3,)
+col = r.unsqueeze(1)             # shape 3 -> 3×1
+back = col.squeeze(1)            # shape 3×1 -> 3
 print("shapes:", tuple(flat.shape), tuple(x_t.shape), tuple(col.shape), tuple(back.shape))
 
 flat[0] = 100.0                  # writing into the view changes x as well
 print("after flat[0] = 100: x[0, 0] =", x[0, 0].item())
 
-both = torch.cat([x, zeros], dim=0)          # (4, 3)
-top, bottom = torch.split(both, 2, dim=0)    # two (2, 3) pieces
+both = torch.cat([x, zeros], dim=0)          # shape 4×3
+top, bottom = torch.split(both, 2, dim=0)    # two pieces of shape 2×3
 print("cat:", tuple(both.shape), "split:", tuple(top.shape), tuple(bottom.shape))
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
