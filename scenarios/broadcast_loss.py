@@ -17,7 +17,7 @@ FIXED = "--fixed" in sys.argv
 torch.manual_seed(0)
 
 x = torch.linspace(-1.0, 1.0, 8).unsqueeze(1)   # inputs, a column: shape 8×1
-y = 3 * x.squeeze(1) + 0.5                      # targets, a plain vector: shape 8, as datasets often give them
+y = 3 * x.squeeze(1) + 0.5                      # targets, a plain vector: shape 8 (datasets often give that)
 
 model = nn.Linear(1, 1)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -16,7 +16,7 @@ import torch
 from tensorscope.engine.fingerprint import fingerprint
 from tensorscope.engine.graph import graph_of
 from tensorscope.engine.optim_view import view_optimizer
-from tensorscope.engine.values import is_a
+from tensorscope.engine.values import format_number, is_a
 from tensorscope.model import GradView, GraphNode, OptimizerView, Stats, TensorView
 
 PREVIEW_NUMEL = 16
@@ -39,20 +39,6 @@ def _device_str(t: torch.Tensor, device_name: DeviceName | None) -> str:
 
 def dtype_name(dtype: torch.dtype) -> str:
     return sys.intern(str(dtype).removeprefix("torch."))  # one copy of `float32` in a long history
-
-
-def format_number(x: float | int | bool) -> str:
-    """Short, stable formatting of one value: 4 significant digits."""
-    if isinstance(x, bool):
-        return "True" if x else "False"
-    if isinstance(x, int):
-        return str(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.4g}"
-    return "0" if text == "-0" else text
 
 
 def format_values(values: Any) -> str:

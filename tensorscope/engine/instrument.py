@@ -15,29 +15,39 @@ seen from the script: no attribute of torch, of an optimizer or of `nn.Module` i
 - A warning PyTorch raises inside an op seen by the mode is attributed to the user's line, as plain python
   does: the op is called from a tiny function whose code carries the calling line's file and number.
 - What must still be replaced (simulated CUDA's answers) goes through `Replacements`, restored at exit.
+
+This module holds the layer and its TorchFunctionMode; its parts live in `backward` (backward() calls),
+`hooks` (loss-module and optimizer-step hooks, the events they feed), `disguise` (warnings at the user's
+line), `static` (values read without running code), `handlers` and `replacements`.
 """
 
 from __future__ import annotations
 
-import ast
 import re
-import sys
 import threading
-import traceback
 import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.overrides import TorchFunctionMode
 
+from tensorscope.engine.backward import BackwardCall, BackwardTracking
+from tensorscope.engine.disguise import call_as, caller_of_op, is_disguise
+from tensorscope.engine.hooks import HookedCalls
 from tensorscope.engine.monitor import Monitor
+from tensorscope.engine.replacements import REPLACEMENTS, Replacements
+from tensorscope.engine.static import called_names, plain_backward, static_value
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
     from tensorscope.engine.context import RunContext
+
+__all__ = [  # (the names the checks and the simulated CUDA import from here, wherever they are defined)
+    "LOSS_NAMES", "REPLACEMENTS", "BackwardCall", "Instrument", "LineCheck", "LineGate", "Replacements",
+    "Subscriber", "call_as", "caller_of_op", "is_disguise", "static_value", "with_instrument",
+]
 
 BackwardBefore = Callable[["RunContext", "BackwardCall"], None]
 BackwardAfter = Callable[["RunContext", "BackwardCall"], None]
@@ -63,40 +73,8 @@ _REFLECTED = frozenset({torch.Tensor.__radd__, torch.Tensor.__rsub__, torch.Tens
                         torch.Tensor.__rtruediv__})
 LOSS_NAMES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
 _LOSS_FUNCS: dict[Any, str] = {getattr(torch.nn.functional, n): n for n in LOSS_NAMES}
-_LOSS_MODULES: dict[type, str] = {
-    torch.nn.MSELoss: "mse_loss", torch.nn.L1Loss: "l1_loss", torch.nn.SmoothL1Loss: "smooth_l1_loss",
-    torch.nn.HuberLoss: "huber_loss",
-}
-_HANDLE_CODE = torch.overrides.handle_torch_function.__code__
 _BACKWARD_CALL = re.compile(r"\b(backward|grad)\s*\(")
 _LOSS_CALL = re.compile(r"\b(" + "|".join(LOSS_NAMES) + r")\s*\(")
-
-
-class BackwardCall:
-    """One `backward()` / `torch.autograd.grad()` call as the script made it; checks may keep notes on it."""
-
-    __slots__ = ("kind", "args", "kwargs", "notes", "error", "line")
-
-    def __init__(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.kind = kind
-        self.args = args
-        self.kwargs = kwargs
-        self.notes: dict[str, Any] = {}
-        self.error: BaseException | None = None
-        """The exception the call raised (after-handlers still run), None when it returned."""
-        self.line = 0
-        """The user's line that made the call."""
-
-    def autograd_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The call as `torch.autograd.backward(*args, **kwargs)` arguments (`Tensor.backward` normalised)."""
-        if self.kind == "tensor":  # Tensor.backward(self, gradient, retain_graph, create_graph, inputs)
-            names = ("tensors", "grad_tensors", "retain_graph", "create_graph", "inputs")
-            kw = dict(zip(names, self.args, strict=False))
-            for k, v in self.kwargs.items():
-                kw["grad_tensors" if k == "gradient" else k] = v
-            tensors = kw.pop("tensors", None)
-            return (tensors,), kw
-        return self.args, self.kwargs
 
 
 class Subscriber:
@@ -104,173 +82,6 @@ class Subscriber:
 
     def subscribe(self, events: Instrument) -> None:
         """Register handlers with `events` (called once, before the script starts)."""
-
-
-def _record(ctx: RunContext, who: str, exc: BaseException) -> None:
-    """An exception inside a handler is a bug of ours: recorded with its owner's name, never swallowed."""
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    ctx.internal_errors.append(f"{who}: {type(exc).__name__}: {exc}\n{text}")
-
-
-def _owner(handler: Callable[..., Any]) -> str:
-    self = getattr(handler, "__self__", None)
-    code = getattr(self, "code", None)
-    return str(code) if isinstance(code, str) else getattr(handler, "__qualname__", repr(handler))
-
-
-def _untraced(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run our bookkeeping with this thread's trace function off (3.11: no call events for our calls)."""
-    tracer = sys.gettrace()
-    if tracer is None:
-        return fn(*args)
-    sys.settrace(None)
-    try:
-        return fn(*args)
-    finally:
-        sys.settrace(tracer)
-
-
-class _NotFinished(RuntimeError):
-    """The error an announced backward() is given when its end was never seen."""
-
-
-def _queue_end(done: Callable[[RunContext, BackwardCall], None], ctx: RunContext, call: BackwardCall) -> None:
-    """Inside a backward() (a pre-hook of its root): `done(ctx, call)` once the backward pass ends."""
-    torch.autograd.Variable._execution_engine.queue_callback(lambda: done(ctx, call))
-
-
-def _plain_backward(code: str) -> str | None:
-    """`loss` for a statement that is exactly `loss.backward()` (a dotted name, no arguments), else None."""
-    try:
-        tree = ast.parse(code.strip())
-    except SyntaxError:
-        return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
-        return None
-    call = tree.body[0].value
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "backward" and not call.args and not call.keywords):
-        return None
-    parts: list[str] = []
-    node: ast.expr = call.func.value
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
-def _callees(code: str) -> list[str]:
-    """The dotted names a line calls (`criterion`, `self.loss_fn`)."""
-    try:
-        tree = ast.parse(code.strip())
-    except SyntaxError:
-        return []
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            parts: list[str] = []
-            f: ast.expr = node.func
-            while isinstance(f, ast.Attribute):
-                parts.append(f.attr)
-                f = f.value
-            if isinstance(f, ast.Name):
-                parts.append(f.id)
-                names.append(".".join(reversed(parts)))
-    return names
-
-
-def static_value(name: str, local: Any, global_: dict[str, Any]) -> Any:
-    """The value of a dotted name read without running any code (instance dicts, module tables);
-    LookupError when that is not possible (a property, `__getattr__`, a missing name)."""
-    first, *rest = name.split(".")
-    if first in local:
-        value = local[first]
-    elif first in global_:
-        value = global_[first]
-    else:
-        raise LookupError(first)
-    for attr in rest:
-        if is_a(value, torch.nn.Module):
-            d = object.__getattribute__(value, "__dict__")
-            for table in ("_parameters", "_buffers", "_modules"):
-                entries = d.get(table)
-                if entries is not None and attr in entries:
-                    value = entries[attr]
-                    break
-            else:
-                if attr not in d:
-                    raise LookupError(attr)
-                value = d[attr]
-        elif isinstance(value, types.ModuleType):
-            value = object.__getattribute__(value, "__dict__")[attr]
-        else:
-            if is_a(value, torch.Tensor) or hasattr(type(value), "__getattr__"):
-                raise LookupError(attr)
-            try:
-                d = object.__getattribute__(value, "__dict__")
-            except AttributeError:
-                raise LookupError(attr) from None
-            descriptor = next((k.__dict__[attr] for k in type(value).__mro__ if attr in k.__dict__), None)
-            if attr not in d or (descriptor is not None and hasattr(type(descriptor), "__set__")):
-                raise LookupError(attr)
-            value = d[attr]
-    return value
-
-
-# --- warnings at the user's line ---------------------------------------------------------------------
-
-_TEMPLATE = compile("def _op(f, a, k): return f(*a, **k)\n", "<tensorscope>", "exec").co_consts[0]
-_disguises: dict[tuple[str, int, int], types.FunctionType] = {}
-_disguise_codes: dict[int, types.CodeType] = {}
-"""By id: hashing a code object hashes its bytecode (slow for a long script's module)."""
-
-
-def is_disguise(code: types.CodeType) -> bool:
-    """Whether `code` is one of ours that only carries a user's line for warnings (never step into it)."""
-    return id(code) in _disguise_codes
-
-
-def caller_of_op() -> types.FrameType:
-    """The frame that made the op now in `__torch_function__` (call this first thing there): the one
-    plain python would blame for a warning."""
-    f = sys._getframe(2)
-    if f.f_code is _HANDLE_CODE and f.f_back is not None and f.f_back.f_back is not None:
-        f = f.f_back.f_back  # a Python-level torch function (F.mse_loss, Tensor.backward): its caller
-    return f
-
-
-def call_as(frame: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """`func(*args, **kwargs)` from a frame with `frame`'s file, line and globals: warnings land there."""
-    key = (frame.f_code.co_filename, frame.f_lineno or 1, id(frame.f_globals))
-    fn = _disguises.get(key)
-    if fn is None:
-        code = _TEMPLATE.replace(co_filename=key[0], co_firstlineno=key[1], co_name="<lambda>",
-                                 co_qualname="<lambda>")
-        fn = types.FunctionType(code, frame.f_globals, "<lambda>")
-        if len(_disguises) > 4096:
-            _disguises.clear()
-            _disguise_codes.clear()
-        _disguises[key] = fn
-        _disguise_codes[id(code)] = code
-    try:
-        return fn(func, args, kwargs)
-    except BaseException as exc:  # re-raised as is, minus the disguise's entry in its traceback
-        _drop_disguise(exc.__traceback__)
-        raise
-
-
-def _drop_disguise(tb: types.TracebackType | None) -> None:
-    """Unlink the disguise's frame from a traceback: tracebacks show the user's line, then PyTorch's."""
-    prev = None
-    while tb is not None:
-        if id(tb.tb_frame.f_code) in _disguise_codes:
-            if prev is not None:
-                prev.tb_next = tb.tb_next
-            return
-        prev, tb = tb, tb.tb_next
 
 
 # --- the layer ---------------------------------------------------------------------------------------
@@ -304,7 +115,7 @@ class _Mode(TorchFunctionMode):
         return call_as(caller, func, args, kwargs)
 
 
-class Instrument(Monitor):
+class Instrument(BackwardTracking, HookedCalls, Monitor):
     """The instrumentation of one run: handlers of the checks, and what was set up to feed them."""
 
     wants_lines = True
@@ -433,39 +244,9 @@ class Instrument(Monitor):
         self._unhook_steps()
         self._unhook_losses()
 
-    def _hook_steps(self) -> None:
-        if self.step_handlers and self._step_hook is None:
-            self._step_hook = register_optimizer_step_pre_hook(self._step)
-
-    def _unhook_steps(self) -> None:
-        hook, self._step_hook = self._step_hook, None
-        if hook is not None:
-            hook.remove()
-
     def on_finish(self, ctx: RunContext) -> None:
         self._pop()
         self._settle_pending(ctx, None)
-
-    def _backward_done(self, ctx: RunContext, call: BackwardCall) -> None:
-        """The end of an announced backward() (PyTorch's end-of-backward callback)."""
-        if self._pending is not None and self._pending[2] is call:
-            self._pending = None
-        call.notes.pop("_hook").remove()
-        self._dispatch(ctx, call, 1)
-
-    def _settle_pending(self, ctx: RunContext, exc: BaseException | None) -> None:
-        """The line of an announced backward() is over: when the backward did not end (it raised, or
-        the graph was empty) the after-handlers see it with `error` set."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        call = pending[2]
-        hook = call.notes.pop("_hook", None)
-        if hook is not None:
-            hook.remove()
-        call.error = exc if exc is not None else _NotFinished("backward() did not finish")
-        self._dispatch(ctx, call, 1)
-
     # --- the mode's life ----------------------------------------------------------------------------
 
     def _plan(self, ctx: RunContext, frame: types.FrameType, line: int) -> _LinePlan:
@@ -477,54 +258,13 @@ class Instrument(Monitor):
         receiver = None
         need = False
         if self.backward_handlers and _BACKWARD_CALL.search(code):
-            receiver = _plain_backward(code)
+            receiver = plain_backward(code)
             need = receiver is None
         callees = None
         if self.loss_handlers:
             need = need or _LOSS_CALL.search(code) is not None
-            callees = _callees(code)
+            callees = called_names(code)
         return need, checkers, receiver, callees
-
-    def _hook_losses(self, frame: types.FrameType, callees: list[str]) -> None:
-        """Loss modules this line calls get a forward pre-hook of ours (the first run of a line decides
-        which of its callees to keep looking at: those that were loss modules)."""
-        keep = []
-        for name in callees:
-            try:
-                value = static_value(name, frame.f_locals, frame.f_globals)
-            except LookupError:
-                continue
-            if type(value) in _LOSS_MODULES:
-                keep.append(name)
-                if id(value) not in self._hooked:
-                    self._hooked[id(value)] = value.register_forward_pre_hook(self._module_pre)
-        callees[:] = keep
-
-    def _unhook_losses(self) -> None:
-        for handle in self._hooked.values():
-            handle.remove()
-        self._hooked.clear()
-
-    def _announce(self, ctx: RunContext, frame: types.FrameType, line: int, receiver: str) -> bool:
-        """Run the before-handlers of `receiver.backward()` now (its after-handlers run once the line is
-        done); True when the receiver cannot be read without running code (then the mode sees the call)."""
-        if self._pending is not None or self._busy:
-            return False
-        try:
-            root = static_value(receiver, frame.f_locals, frame.f_globals)
-        except LookupError:
-            return True
-        if not is_a(root, torch.Tensor):
-            return True
-        call = BackwardCall("tensor", (root,), {})
-        call.line = line
-        self._pending = (frame, line, call)
-        self._dispatch(ctx, call, 0)
-        node = root.grad_fn
-        if node is not None:  # the after-handlers run as backward() ends, inside the user's line
-            handle = node.register_prehook(lambda grads: _queue_end(self._backward_done, ctx, call))
-            call.notes["_hook"] = handle
-        return False
 
     @staticmethod
     def _below(frame: types.FrameType, owner: types.FrameType | None) -> bool:
@@ -569,92 +309,6 @@ class Instrument(Monitor):
 
     # --- events -------------------------------------------------------------------------------------
 
-    def backward(self, caller: types.FrameType, func: Any, kind: str, args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> Any:
-        """Run one backward() between the subscribers' before and after handlers."""
-        ctx = self._ctx
-        if ctx is None or self._busy:
-            return call_as(caller, func, args, kwargs)
-        call = BackwardCall("tensor" if func is torch.Tensor.backward else kind, args, kwargs)
-        call.line = ctx.location()[1]
-        self._busy = True
-        try:
-            self._dispatch(ctx, call, 0)
-            try:
-                return call_as(caller, func, args, kwargs)
-            except BaseException as exc:
-                call.error = exc
-                raise
-            finally:
-                self._dispatch(ctx, call, 1)
-        finally:
-            self._busy = False
-
-    def _dispatch(self, ctx: RunContext, call: BackwardCall, which: int) -> None:
-        """The before (0) or after (1) handlers of a backward() call, outside any mode and tracing."""
-        _untraced(self._dispatch_backward, ctx, call, which)
-
-    def _dispatch_backward(self, ctx: RunContext, call: BackwardCall, which: int) -> None:
-        with torch._C.DisableTorchFunction():
-            for pair in self.backward_handlers:
-                handler = pair[which]
-                if handler is None:
-                    continue
-                try:
-                    handler(ctx, call)
-                except Exception as exc:
-                    _record(ctx, _owner(handler), exc)
-
-    def op(self, symbol: str, a: torch.Tensor, b: torch.Tensor, out: Any, caller: types.FrameType) -> None:
-        """Tell the operator subscribers about `a symbol b`."""
-        ctx = self._ctx
-        if ctx is None:
-            return
-        for handler in self.op_handlers:
-            try:
-                _untraced(handler, ctx, symbol, a, b, out, caller)
-            except Exception as exc:
-                _record(ctx, _owner(handler), exc)
-
-    def loss(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], caller: types.FrameType | None,
-             direct: bool) -> None:
-        """Tell the loss subscribers about a regression loss about to run."""
-        ctx = self._ctx
-        if ctx is None:
-            return
-        a = args[0] if args else kwargs.get("input")
-        b = args[1] if len(args) > 1 else kwargs.get("target")
-        if not (is_a(a, torch.Tensor) and is_a(b, torch.Tensor)) or a.ndim + b.ndim != 3:
-            return
-        if caller is None:
-            return
-        for handler in self.loss_handlers:
-            try:
-                _untraced(handler, ctx, name, a, b, caller, direct)
-            except Exception as exc:
-                _record(ctx, _owner(handler), exc)
-
-    def _module_pre(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
-        name = _LOSS_MODULES.get(type(module))
-        ctx = self._ctx
-        if name is None or ctx is None or threading.get_ident() != self._tid or ctx.unobserved:
-            return
-        f: types.FrameType | None = sys._getframe(1)
-        while f is not None and not ctx.is_user_code(f.f_code):
-            f = f.f_back
-        self.loss(name, args, {}, f, direct=False)
-
-    def _step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        ctx = self._ctx
-        if ctx is None or threading.get_ident() != self._tid or ctx.unobserved:
-            return
-        for handler in self.step_handlers:
-            try:
-                _untraced(handler, ctx, optimizer)
-            except Exception as exc:
-                _record(ctx, _owner(handler), exc)
-
-
 def with_instrument(monitors: Iterable[Monitor]) -> list[Monitor]:
     """The monitors, followed by the instrumentation layer their subscribers need (when any does)."""
     monitors = list(monitors)
@@ -687,49 +341,3 @@ class _LineStart(Monitor):
         self.layer._pop()  # the checks explain the script's error outside the mode
         self.layer._settle_pending(ctx, exc)
         return False
-
-
-# --- what must still be replaced ----------------------------------------------------------------------
-
-class Replacements:
-    """Attributes replaced while a run needs them (simulated CUDA's answers), refcounted, always restored."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users: dict[tuple[int, str], int] = {}
-        self._originals: dict[tuple[int, str], tuple[Any, str, Any]] = {}
-
-    @contextmanager
-    def replaced(self, owner: Any, name: str, make: Callable[[Any], Any]) -> Iterator[None]:
-        """`owner.name = make(original)` while the block runs (shared by nested and concurrent runs)."""
-        key = (id(owner), name)
-        with self._lock:
-            if self._users.get(key, 0) == 0:
-                original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-                self._originals[key] = (owner, name, original)
-                setattr(owner, name, make(original))
-            self._users[key] = self._users.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users[key] -= 1
-                if self._users[key] == 0:
-                    del self._users[key]
-                    own, attr, original = self._originals.pop(key)
-                    setattr(own, attr, original)
-
-    def original(self, owner: Any, name: str) -> Any:
-        """What `owner.name` is when nothing of ours replaces it."""
-        with self._lock:
-            found = self._originals.get((id(owner), name))
-        return found[2] if found is not None else getattr(owner, name)
-
-    def active(self) -> list[tuple[Any, str]]:
-        """(owner, name) of everything replaced now."""
-        with self._lock:
-            return [(o, n) for o, n, _ in self._originals.values()]
-
-
-REPLACEMENTS = Replacements()
-"""The one registry of replaced attributes (process-wide: restored when the last run using one ends)."""

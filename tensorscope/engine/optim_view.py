@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from tensorscope.engine.values import is_a
+from tensorscope.engine.values import format_number, is_a
 from tensorscope.model import HyperParam, OptimizerGroup, OptimizerParam, OptimizerView, StateEntry
 
 OPTIMIZER_PARAMS = 64
@@ -22,20 +22,6 @@ OPTIMIZER_PARAMS = 64
 STATE_ENTRIES = 8
 """How many state entries are kept per tensor."""
 _NUMBERS = (bool, int, float)
-
-
-def _format(x: float | int | bool) -> str:
-    """4 significant digits, as the Tensors pane writes numbers."""
-    if isinstance(x, bool):
-        return "True" if x else "False"
-    if isinstance(x, int):
-        return str(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.4g}"
-    return "0" if text == "-0" else text
 
 
 def _own(obj: Any) -> dict[str, Any]:
@@ -68,10 +54,10 @@ def hyper_value(value: Any) -> str | None:
     if type(value) in (tuple, list) and 0 < len(value) <= 4:
         items = [_scalar(v) for v in value]
         if all(i is not None for i in items):
-            return "(" + ", ".join(_format(i) for i in items if i is not None) + ")"
+            return "(" + ", ".join(format_number(i) for i in items if i is not None) + ")"
         return None
     number = _scalar(value)
-    return _format(number) if number is not None else None
+    return format_number(number) if number is not None else None
 
 
 class NormCache:
@@ -143,9 +129,9 @@ def _state_entries(entry: Any, fused: bool,
         if is_a(value, torch.Tensor):
             number = _scalar(value)
             out.append(StateEntry(key, norms.norm(value, fused),
-                                  _format(number) if number is not None else None))
+                                  format_number(number) if number is not None else None))
         elif type(value) in _NUMBERS:
-            out.append(StateEntry(key, None, _format(value)))
+            out.append(StateEntry(key, None, format_number(value)))
     return step, tuple(out)
 
 

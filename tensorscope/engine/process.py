@@ -1,327 +1,45 @@
-"""The engine process: the script runs in a child process of its own, as `python script.py` would run it.
+"""The engine process, seen from its parent: the script runs in a child process of its own, as `python
+script.py` would run it.
 
-The terminal UI (and `serve`) never imports torch: it starts the engine in a child forked from a fork
-server that has already imported torch and the checks, so a run starts (and restarts) in milliseconds; the
-next child is forked ahead of time. `trace` and `check` fork the same child straight from the CLI process
-(which has imported torch anyway). In the child the script is the process's own: `os._exit`, signals,
-`torch.set_default_device`, DataLoader workers and pickle behave natively. A child that dies (a segfault,
-`os._exit`, SIGKILL, out of memory) ends the run with its exit status; the parent stays up. After the
-script's last line (or its uncaught exception, or `sys.exit`) the child does what python does at exit:
-it waits for the script's non-daemon threads, then runs the `atexit` handlers (the script's, and those
-torch and the standard library registered on import, as under python; tensorscope's own is removed);
-what they print is the script's output, on its last Step.
-
-Protocol: one duplex pipe (a multiprocessing Connection) per run carries pickled tuples. Both ends are
-tensorscope's own code in two processes of one user; nothing from a file is ever unpickled. Pickle is
-the faster: on a Step with 50 tensors (8x8, stats and previews) it measured 0.42-0.44 ms to pickle and
-unpickle against 6.0-6.6 ms through the JSON model (`_to_json`, `json.dumps`/`loads`, `_from_json`),
-6.9 KB against 18.3 KB (Python 3.11, a loaded 2-core machine; `benchmarks/encoding.py`).
-
-parent → child
-  ("run", RunSpec)             the first message: what to run and how (a spare child waits for it)
-  ("cmd", name)                step | next | finish | continue | interrupt
-  ("stop", reason)             end the script at its next line (`stopped`, `timeout`)
-  ("break", file, line, on)    add (on=True) or remove a breakpoint (file: a display path)
-  EOF                          the parent is gone or let the child go: the child exits at once
-child → parent
-  ("out", stream, text)        the script wrote `text` to `stdout` or `stderr` (kept if the child dies)
-  ("stdin", reads)             the script has read its empty stdin `reads` times so far
-  ("step", Step)               a pause (interactive) or a recorded line (`record`)
-  ("steps", [Step, ...])       interactive: lines `finish`/`continue` ran through without pausing, in
-                               batches (up to BATCH_STEPS, or BATCH_SECONDS old), always before the pause
-  ("end", Trace, errors)       the run is over; Trace.steps is empty (the Steps came one by one);
-                               `errors`: tensorscope's internal errors, as text
-  ("error", message)           the script could not be loaded (missing, not Python, ...)
-When the pipe closes with no "end", the child died: the parent makes the end from its exit status
-(`exit_code` is the status, or minus the number of the signal that killed it).
+The terminal UI (and `serve`) never imports torch: it starts the engine in a child forked from a fork server
+that has already imported torch and the checks (`forking.py`), so a run starts (and restarts) in
+milliseconds; the next child is forked ahead of time (the spare). `trace` and `check` fork the same child
+(`run_headless`). A child that dies ends the run with its exit status; the parent stays up. The messages
+between the two and what the child does at exit are documented in `protocol.py`; the child's side is
+`child.py`.
 """
 
 from __future__ import annotations
 
-import _thread
 import atexit
 import dataclasses
 import multiprocessing
 import multiprocessing.connection
-import os
 import sys
 import threading
 import time
-import types
 import weakref
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
+from tensorscope.engine.child import ChildEngine, as_main_process
 from tensorscope.engine.errors import INTERNAL_ERRORS
+from tensorscope.engine.forking import forkserver_context
+from tensorscope.engine.protocol import (
+    CHILD_NAME,
+    ENGINE_MODULES,
+    STOP_GRACE,
+    Mode,
+    RunResult,
+    RunSpec,
+    spec_for,
+)
 from tensorscope.model import FrameInfo, Step, Trace
 
-Mode = Literal["interactive", "record", "run"]
-ENGINE_MODULES = ("tensorscope.engine.session", "tensorscope.checks")
-"""What the fork server imports once (torch with them), so each child starts with it loaded."""
-STOP_GRACE = 2.0
-BATCH_STEPS = 256
-"""Steps run through (finish, continue) sent to the UI together, at most this many per message."""
-BATCH_SECONDS = 0.1
-"""... or as soon as the oldest waiting one is this old, so a long `continue` shows its progress."""
-"""Seconds a child gets to stop at its next line before it is killed."""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What a child runs: the script (read again by the child), its arguments and the engine's options."""
-
-    path: str
-    """Absolute path of the script."""
-    display: str
-    argv: tuple[str, ...]
-    """`sys.argv` as the script sees it (argv[0] included)."""
-    mode: Mode = "interactive"
-    trace_modules: tuple[str, ...] = ()
-    breakpoints: tuple[tuple[str, int], ...] = ()
-    """(display file, line) pairs."""
-    max_steps: int | None = None
-    stop_on_flags: bool = False
-    simulate_cuda: bool = False
-    every_pass: bool = False
-    """`run` mode: observe every pass of every loop (else, after a loop's first passes, one in a few)."""
-    checks: str = "tensorscope.checks:default_checks"
-    """`module:function` the child calls for the checks to run ("" for none)."""
-
-
-@dataclass
-class RunResult:
-    """How a run ended, seen from the parent."""
-
-    trace: Trace
-    internal_errors: list[str] = field(default_factory=list)
-    killed: bool = False
-    """True when the parent killed the child (it did not end by itself)."""
-    error: str | None = None
-    """Why the run could not start (the script cannot be loaded, --simulate-cuda on a GPU machine)."""
-
-
-# --- the child --------------------------------------------------------------------------------------
-
-def _child_main(conn: multiprocessing.connection.Connection) -> None:
-    """Entry point of an engine child: wait for a RunSpec, run it, report, exit."""
-    try:
-        msg = conn.recv()
-    except (EOFError, OSError):
-        return
-    if not (isinstance(msg, tuple) and msg and msg[0] == "run"):
-        return
-    atexit.unregister(_kill_all)  # the parent's; the libraries' (torch, logging) stay, as under python
-    sys.unraisablehook, sys.excepthook = sys.__unraisablehook__, sys.__excepthook__  # python's, not pytest's
-    threading.excepthook = threading.__excepthook__
-    _as_main_process()
-    _ChildEngine(conn, msg[1]).run()
-
-
-def _as_main_process() -> None:
-    """The script's multiprocessing sees a main process, as under plain python (its own workers allowed)."""
-    from multiprocessing import process
-
-    me = process.current_process()
-    me._name, me._identity, me._parent_pid = "MainProcess", (), None  # type: ignore[attr-defined]
-    me._parent_name = None  # type: ignore[attr-defined]
-    process._parent_process = None  # type: ignore[attr-defined]
-    # the fork server set this process's start method to its own; python's default is the platform's
-    multiprocessing.set_start_method(None, force=True)
-
-
-class _ChildEngine:
-    """The child's side: a Session on the script, commands read from the pipe by a thread."""
-
-    def __init__(self, conn: multiprocessing.connection.Connection, spec: RunSpec) -> None:
-        self.conn = conn
-        self.spec = spec
-        self._lock = threading.Lock()
-        self._stdin_seen = 0
-        self.session: Any = None
-        self._held: Step | None = None
-        self._batch: list[Step] = []
-        """Steps run through without a pause, not sent yet (interactive)."""
-        self._batch_since = 0.0
-        """The last Step of the run (its end or uncaught exception), sent once the script's exit handlers
-        have run, with what they printed."""
-
-    def send(self, msg: tuple[Any, ...]) -> None:
-        """Send one message to the parent (from any thread); a parent gone ends the child."""
-        try:
-            with self._lock:
-                self.conn.send(msg)
-        except (BrokenPipeError, EOFError, OSError):
-            os._exit(1)
-
-    def run(self) -> None:
-        from tensorscope.engine.session import Session
-        from tensorscope.engine.target import ScriptError, ScriptTarget
-
-        spec = self.spec
-        try:
-            target = ScriptTarget.load(spec.path, list(spec.argv[1:]))
-        except ScriptError as exc:
-            self.send(("error", str(exc)))
-            return
-        target = dataclasses.replace(target, display=spec.display, argv=list(spec.argv))
-        monitors = None
-        if spec.checks:
-            import importlib
-
-            module, _, name = spec.checks.partition(":")
-            monitors = getattr(importlib.import_module(module), name)()
-        try:
-            session = self._session(Session, target, monitors)
-        except Exception as exc:  # e.g. --simulate-cuda on a machine with CUDA: the run cannot start
-            self.send(("error", str(exc)))
-            return
-        self.session = session
-        if spec.mode == "interactive":
-            session.on_between = self._on_between
-        session._capture.whole_process = True  # this process is the script's: all its threads' output
-        session._capture.hold = True  # kept after the script's last line, for its threads and exit handlers
-        session._capture.tap = self._on_output
-        # a bare thread: threading.active_count()/enumerate() show the script only its own threads
-        _thread.start_new_thread(self._read_commands, ())
-        try:
-            trace = _drive(session, spec.mode, spec.every_pass)
-            if trace.end_reason in ("finished", "exit", "exception"):  # it ended by itself, not stopped
-                trace = self._exit_as_python(trace)
-        finally:
-            session._capture.release()
-        self._flush()
-        if self._held is not None:
-            self.send(("step", self._held))
-        self._report_stdin()
-        errors = list(getattr(session, "internal_errors", ()))
-        self.send(("end", dataclasses.replace(trace, steps=()), errors))
-
-    def _session(self, session_class: Any, target: Any, monitors: Any) -> Any:
-        spec = self.spec
-        return session_class(
-            target,
-            trace_modules=spec.trace_modules,
-            breakpoints=spec.breakpoints,
-            monitors=monitors,
-            max_steps=spec.max_steps,
-            stop_on_flags=spec.stop_on_flags,
-            keep_steps=False,
-            on_step=self._on_step,
-            simulate_cuda=spec.simulate_cuda,
-        )
-
-    def _exit_as_python(self, trace: Trace) -> Trace:
-        """What python does after the script's last line: wait for its non-daemon threads, then run its
-        `atexit` handlers; what they print is the script's output (on the last Step and in the Trace)."""
-        capture = self.session._capture  # still installed (held): the script's threads may be printing
-        me = threading.current_thread()
-        while True:
-            waiting = [t for t in threading.enumerate() if not t.daemon and t is not me]
-            if not waiting:
-                break
-            for t in waiting:
-                t.join()
-        hook = sys.unraisablehook
-        sys.unraisablehook = _without_us(hook)
-        try:
-            atexit._run_exitfuncs()  # as at exit: an error in a handler is printed, not raised
-        finally:
-            if sys.unraisablehook is not hook:  # unless a handler set its own
-                sys.unraisablehook = hook
-        out, err = capture.take()
-        if self._held is not None and (out or err):
-            held = self._held
-            self._held = dataclasses.replace(held, stdout=held.stdout + out, stderr=held.stderr + err)
-        return dataclasses.replace(trace, stdout=capture.total("stdout"), stderr=capture.total("stderr"))
-
-    def _on_output(self, stream: str, text: str) -> None:
-        self.send(("out", stream, text))
-
-    def _report_stdin(self) -> None:
-        reads = self.session.stdin_reads if self.session is not None else 0
-        if reads != self._stdin_seen:
-            self._stdin_seen = reads
-            self.send(("stdin", reads))
-
-    def _on_between(self, step: Step) -> None:
-        batch = self._batch
-        if not batch:
-            self._batch_since = time.monotonic()
-        batch.append(step)
-        if len(batch) >= BATCH_STEPS or time.monotonic() - self._batch_since >= BATCH_SECONDS:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Send the Steps run through so far (before anything that comes after them)."""
-        if self._batch:
-            batch, self._batch = self._batch, []
-            self.send(("steps", batch))
-
-    def _on_step(self, step: Step) -> None:
-        self._flush()
-        self._report_stdin()
-        if self._held is not None:  # not the last Step after all
-            held, self._held = self._held, None
-            self.send(("step", held))
-        if step.event in ("end", "exception"):  # may be the last: sent after the exit handlers
-            self._held = step
-        else:
-            self.send(("step", step))
-
-    def _read_commands(self) -> None:
-        session = self.session
-        while True:
-            try:
-                msg = self.conn.recv()
-            except (EOFError, OSError):  # the parent is gone, or let this run go: nothing to report to
-                os._exit(1)
-            kind = msg[0]
-            if kind == "cmd":
-                if msg[1] == "interrupt":
-                    session.interrupt()
-                else:
-                    session.send(msg[1])
-            elif kind == "stop":
-                session.stop(msg[1])
-            elif kind == "break":
-                _, file, line, on = msg
-                if on:
-                    session.add_breakpoint(line, file)
-                else:
-                    session.remove_breakpoint(line, file)
-
-
-def _without_us(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`hook` for errors in exit handlers, shown without this module's frame (python shows none there)."""
-    ours = _ChildEngine._exit_as_python.__code__
-
-    def unraisable(args: Any) -> Any:
-        """The error of an exit handler, reported as python reports it at interpreter exit."""
-        frames = []
-        tb = args.exc_traceback
-        while tb is not None:
-            if tb.tb_frame.f_code is not ours:
-                frames.append(tb)
-            tb = tb.tb_next
-        rebuilt = None
-        for entry in reversed(frames):
-            rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
-        return hook(type(args)((args.exc_type, args.exc_value, rebuilt, args.err_msg, args.object)))
-
-    return unraisable
-
-
-def _drive(session: Any, mode: Mode, every_pass: bool = False) -> Trace:
-    """Run the script to its end on this thread: the child's main thread, as under plain python."""
-    if mode == "record":
-        return session.record()
-    if mode == "run":
-        return session.run(every_pass=every_pass)
-    return session.run_here("step")
-
-
-# --- the parent -------------------------------------------------------------------------------------
+__all__ = [  # (the names the CLI, the TUI and the tests import from here, wherever they are defined)
+    "ENGINE_MODULES", "STOP_GRACE", "EngineProcess", "Mode", "RunResult", "RunSpec", "release_spare",
+    "run_headless", "spec_for", "take_engine", "warm_up",
+]
 
 _LIVE: weakref.WeakSet[EngineProcess] = weakref.WeakSet()
 
@@ -335,12 +53,29 @@ def _kill_all() -> None:
 atexit.register(_kill_all)
 
 
+def _child_main(conn: multiprocessing.connection.Connection) -> None:
+    """Entry point of an engine child: wait for a RunSpec, run it, report, exit."""
+    try:
+        msg = conn.recv()
+    except (EOFError, OSError):
+        return
+    if not (isinstance(msg, tuple) and msg and msg[0] == "run"):
+        return
+    atexit.unregister(_kill_all)  # the parent's; the libraries' (torch, logging) stay, as under python
+    sys.unraisablehook, sys.excepthook = sys.__unraisablehook__, sys.__excepthook__  # python's, not pytest's
+    threading.excepthook = threading.__excepthook__
+    as_main_process()
+    from tensorscope.engine.session import Session  # (the fork server has imported it: nothing to load)
+
+    ChildEngine(conn, msg[1]).run(Session)
+
+
 class EngineProcess:
     """One engine child, seen from the parent: start it early, give it a RunSpec, read what it reports."""
 
     def __init__(self, context: multiprocessing.context.BaseContext) -> None:
         self._conn, child_conn = context.Pipe(duplex=True)
-        self.process = context.Process(target=_child_main, args=(child_conn,), name=_CHILD_NAME)
+        self.process = context.Process(target=_child_main, args=(child_conn,), name=CHILD_NAME)
         self.process.start()
         child_conn.close()
         _LIVE.add(self)
@@ -439,21 +174,15 @@ class EngineProcess:
                     self._on_output(msg[1], msg[2])
             elif kind == "stdin":
                 self.stdin_reads = msg[1]
-            elif kind == "step":
-                step = msg[1]
-                self._last = step
-                self._pending = {"stdout": [], "stderr": []}
-                if self._keep_steps:
-                    self.steps.append(step)
-                if self._on_step is not None:
-                    self._on_step(step)
-            elif kind == "steps":
-                steps = msg[1]
+            elif kind in ("step", "steps"):  # a pause (or recorded line), or the lines run through to one
+                steps = [msg[1]] if kind == "step" else msg[1]
                 self._last = steps[-1]
                 self._pending = {"stdout": [], "stderr": []}
                 if self._keep_steps:
                     self.steps.extend(steps)
-                if self._on_between is not None:
+                if kind == "step" and self._on_step is not None:
+                    self._on_step(msg[1])
+                elif kind == "steps" and self._on_between is not None:
                     self._on_between(steps)
             elif kind == "end":
                 trace = dataclasses.replace(msg[1], steps=tuple(self.steps))
@@ -515,7 +244,7 @@ class EngineProcess:
                     stack=(FrameInfo(spec.display, line, "<module>", code),))
 
 
-# --- starting children: the fork server and the spare --------------------------------------------------
+# --- the spare child, forked ahead ----------------------------------------------------------------------
 
 _server_lock = threading.Lock()
 _spare: EngineProcess | None = None
@@ -523,49 +252,10 @@ _spare_ready = threading.Condition(_server_lock)
 _making_spare = False
 
 
-_CHILD_NAME = "tensorscope-engine"
-
-
-def _no_main_in_engine_children() -> None:
-    """Children of the fork server would first re-run the parent's `__main__` (multiprocessing's rule for
-    its own workers); an engine child runs the user's script instead, so for it that step is left out."""
-    from multiprocessing import spawn
-
-    original = spawn.get_preparation_data
-    if getattr(original, "_tensorscope", False):
-        return
-
-    def get_preparation_data(name: str) -> dict[str, Any]:
-        """multiprocessing's preparation data, without the parent's main module for engine children."""
-        if name != _CHILD_NAME:
-            return original(name)
-        saved = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")  # nothing to re-run, nothing to check
-        try:
-            data = original(name)
-        finally:
-            if saved is not None:
-                sys.modules["__main__"] = saved
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-        return data
-
-    get_preparation_data._tensorscope = True  # type: ignore[attr-defined]
-    spawn.get_preparation_data = get_preparation_data
-
-
-def _forkserver() -> multiprocessing.context.BaseContext:
-    """The fork server's context, its preload set to the engine (the server imports torch, not us)."""
-    _no_main_in_engine_children()
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(ENGINE_MODULES))
-    return context
-
-
 def _make_spare() -> None:
     global _spare, _making_spare
     try:
-        engine = EngineProcess(_forkserver())
+        engine = EngineProcess(forkserver_context())
     finally:
         with _server_lock:
             _making_spare = False
@@ -585,7 +275,7 @@ def warm_up() -> None:
             return
         _making_spare = True
     try:  # the fork server's own process is spawned here, while sys.stderr is still a real file
-        _forkserver()
+        forkserver_context()
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
@@ -605,7 +295,7 @@ def take_engine() -> EngineProcess:
             _spare_ready.wait(60.0)
         engine, _spare = _spare, None
     if engine is None or engine.process.exitcode is not None:
-        engine = EngineProcess(_forkserver())
+        engine = EngineProcess(forkserver_context())
     warm_up()
     return engine
 
@@ -631,7 +321,7 @@ def run_headless(spec: RunSpec, timeout: float | None = None,
     `timeout` seconds, or Ctrl+C (KeyboardInterrupt here), stop the script at its next line; a script
     stuck where no line of its own runs is killed after STOP_GRACE seconds, its Steps and output kept.
     """
-    engine = EngineProcess(_forkserver())
+    engine = EngineProcess(forkserver_context())
     engine.begin(spec, on_step=on_step, keep_steps=spec.mode == "record", on_output=on_output)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -655,14 +345,3 @@ def _stop_or_kill(engine: EngineProcess, reason: str) -> None:
     if engine.join(STOP_GRACE) is None:
         engine.kill()
         engine.join(10.0)
-
-
-def spec_for(target: Any, mode: Mode, *, trace_modules: Iterable[str] = (),
-             breakpoints: Iterable[tuple[str, int]] = (), max_steps: int | None = None,
-             stop_on_flags: bool = False, simulate_cuda: bool = False, every_pass: bool = False,
-             checks: str = RunSpec.checks) -> RunSpec:
-    """The RunSpec of a ScriptTarget."""
-    return RunSpec(path=str(target.path), display=target.display, argv=tuple(target.argv), mode=mode,
-                   trace_modules=tuple(trace_modules), breakpoints=tuple(breakpoints), max_steps=max_steps,
-                   stop_on_flags=stop_on_flags, simulate_cuda=simulate_cuda, every_pass=every_pass,
-                   checks=checks)

@@ -1,0 +1,122 @@
+"""Making Steps: the record of one pause (`model.Step`): the values in scope (`collect.py`), the loss
+`backward()` was called on, output, flags, the exception raised, the user's stack.
+
+Mixed into `tensorscope.engine.session.Session` (its state is set up in `Session.__init__`).
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tensorscope.engine.collect import collect, scope_of
+from tensorscope.engine.target import display_path
+from tensorscope.model import ExceptionInfo, FrameInfo, Step
+
+STACK_SHOWN = 32
+"""How many of the user's frames a Step keeps (the outermost, the innermost): deep recursion stays cheap."""
+
+
+class StepMaking:
+    """How a Session turns a frame (or the module's namespace at the end) into a Step."""
+
+    def _display_of(self, filename: str) -> str:
+        shown = self._display.get(filename)
+        if shown is None:
+            shown = display_path(filename)
+            self._display[filename] = shown
+        return shown
+
+    def _abs(self, file: str | None) -> str:
+        if file is None:
+            return str(self.target.path)
+        for absolute, shown in self._display.items():
+            if file == shown:
+                return absolute
+        return str(Path(file).absolute())
+
+    def _stack(self, frame: types.FrameType | None) -> tuple[FrameInfo, ...]:
+        frames: list[FrameInfo] = []
+        f = frame
+        while f is not None:
+            if f in self._depth or f is frame:
+                frames.append(self._frame_info(f, self._line_of(f)))
+            f = f.f_back
+        stack = tuple(reversed(frames))
+        if len(self._frames) > 10_000:
+            self._frames.clear()
+        return self._frames.setdefault(stack, stack)  # one copy per distinct stack: long histories stay small
+
+    def _frame_info(self, f: types.FrameType, line: int) -> FrameInfo:
+        fc = f.f_code
+        key = (fc.co_filename, fc.co_firstlineno, fc.co_name, line)  # (not the code: its hash is slow)
+        info = self._frame_infos.get(key)
+        if info is None:
+            display = self._display_of(f.f_code.co_filename)
+            lines = self._sources.get(display, ())
+            code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            info = FrameInfo(file=display, line=line, function=f.f_code.co_name, code=code)
+            self._frame_infos[key] = info
+        return info
+
+    def _make_step(
+        self,
+        frame: types.FrameType | None,
+        event: str,
+        line: int,
+        prev: tuple[str, int] | None,
+        namespace: dict[str, Any] | None = None,
+        exception: ExceptionInfo | None = None,
+        stack: tuple[FrameInfo, ...] | None = None,
+    ) -> Step:
+        scope = namespace if namespace is not None else scope_of(frame) if frame else {}
+        device_name = self._sim.device_name if self._sim is not None else None
+        seen = collect(scope, self._stats, device_name, self._internal)
+        loss, loss_name = self._loss_watch.take(scope) if self._loss_watch is not None else (None, None)
+        out, err = self._capture.take()
+        flags = tuple(self._pending_flags)
+        self._pending_flags.clear()
+        raised, self._raised = self._raised, None
+        file = self._display_of(frame.f_code.co_filename) if frame else self.target.display
+        if stack is None:
+            stack = self._stack(frame)
+        depth = max(0, len(stack) - 1)
+        if len(stack) > STACK_SHOWN:  # deep recursion: the outermost frame and the innermost ones
+            stack = stack[:1] + stack[-(STACK_SHOWN - 1):]
+        return Step(
+            index=self._step_count,
+            file=file,
+            line=line,
+            function=frame.f_code.co_name if frame else "<module>",
+            depth=depth,
+            event=event,  # type: ignore[arg-type]
+            prev_line=prev[1] if prev else None,
+            prev_file=prev[0] if prev else None,
+            tensors=seen.tensors,
+            optimizers=seen.optimizers,
+            flags=flags,
+            stdout=out,
+            stderr=err,
+            exception=exception,
+            raised=raised,
+            grad_enabled=torch.is_grad_enabled(),
+            stack=stack,
+            more=seen.more,
+            inference_mode=torch.is_inference_mode_enabled(),
+            loss=loss,
+            loss_name=loss_name,
+        )
+
+    def _end_step(self, namespace: dict[str, Any]) -> None:
+        line = self._last_module_line
+        info = FrameInfo(self.target.display, line, "<module>", self._module_code(line))
+        here = (self.target.display, line)
+        step = self._make_step(None, "end", line, here, namespace=namespace, stack=(info,))
+        self._publish(step)
+
+    def _module_code(self, line: int) -> str:
+        lines = self.target.lines
+        return lines[line - 1].strip() if 0 < line <= len(lines) else ""
