@@ -13,7 +13,6 @@ script runs.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -23,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from tensorscope.engine.instrument import call_as, caller_of_op
 from tensorscope.engine.simcuda.default import check_generator, default_device_for, kept_default_device
-from tensorscope.engine.simcuda.devices import CPU, DeviceTable, storage_of, tensors_in
+from tensorscope.engine.simcuda.devices import CPU, DeviceTable, devices_in, storage_of, tensors_in
 from tensorscope.engine.simcuda.dispatch import DeviceDispatch, legacy_type
 from tensorscope.engine.simcuda.queries import (
     DEVICE_NAME,
@@ -156,22 +155,7 @@ class _DeviceFunctions(TorchFunctionMode):
             groups: tuple[Any, ...] = (args, kwargs.values())
         else:
             groups = (args,)
-        get = sim.devices.get
-        ref = weakref.ref
-        cuda: torch.device | None = None
-        has_cpu = False
-        for group in groups:
-            for a in group:
-                for t in a if type(a) is list or type(a) is tuple else (a,):
-                    if is_a(t, torch.Tensor):
-                        try:
-                            found = get(ref(t.untyped_storage()))
-                        except (RuntimeError, NotImplementedError, TypeError):
-                            found = None
-                        if found is None:
-                            has_cpu = True
-                        elif cuda is None:
-                            cuda = found
+        cuda, has_cpu, _ = devices_in(sim.devices.get, groups)
         if cuda is None:  # the CPU only, as PyTorch really runs it
             return call_as(caller, func, args, kwargs)
         if "generator" in kwargs:

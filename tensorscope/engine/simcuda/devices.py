@@ -36,6 +36,30 @@ def tensors_in(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[torch.
                     yield b
 
 
+def devices_in(get: Callable[[weakref.ref[Any]], torch.device | None],
+               groups: tuple[Any, ...]) -> tuple[torch.device | None, bool, bool]:
+    """Over the tensors of an op's argument groups (and inside their lists and tuples): the first simulated
+    CUDA device, whether a tensor really on the CPU is among them, and whether there is any tensor at all.
+    `get` looks a storage's weak reference up in the side table."""
+    ref = weakref.ref
+    cuda: torch.device | None = None
+    has_cpu = has_tensor = False
+    for group in groups:
+        for a in group:
+            for t in a if type(a) is list or type(a) is tuple else (a,):
+                if is_a(t, torch.Tensor):
+                    has_tensor = True
+                    try:
+                        found = get(ref(t.untyped_storage()))
+                    except (RuntimeError, NotImplementedError, TypeError):  # no storage to key on
+                        found = None
+                    if found is None:
+                        has_cpu = True
+                    elif cuda is None:
+                        cuda = found
+    return cuda, has_cpu, has_tensor
+
+
 class DeviceTable:
     """Simulated device by storage, and the device the user's current call asks for or works on."""
 

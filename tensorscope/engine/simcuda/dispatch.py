@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from tensorscope.engine.simcuda.devices import CPU, DeviceTable, storage_of, tensors_in
+from tensorscope.engine.simcuda.devices import CPU, DeviceTable, devices_in, storage_of, tensors_in
 from tensorscope.engine.simcuda.ops import ARGUMENT_CHECKED
 from tensorscope.engine.values import is_a
 
@@ -101,24 +101,7 @@ class DeviceDispatch(TorchDispatchMode):
             kwargs = {}
             groups = (args,)
         sim = self.sim
-        get = sim.devices.get
-        ref = weakref.ref
-        cuda: torch.device | None = None
-        has_cpu = False
-        has_tensor = False
-        for group in groups:
-            for a in group:
-                for t in a if type(a) is list or type(a) is tuple else (a,):
-                    if is_a(t, torch.Tensor):
-                        has_tensor = True
-                        try:
-                            found = get(ref(t.untyped_storage()))
-                        except (RuntimeError, NotImplementedError, TypeError):
-                            found = None
-                        if found is None:
-                            has_cpu = True
-                        elif cuda is None:
-                            cuda = found
+        cuda, has_cpu, has_tensor = devices_in(sim.devices.get, groups)
         if not has_tensor:
             out = func(*args, **kwargs)
             target = sim.ambient()
@@ -138,7 +121,7 @@ class DeviceDispatch(TorchDispatchMode):
                 if is_a(o, torch.Tensor):
                     storage = storage_of(o)
                     if storage is not None:
-                        devices[ref(storage, forget)] = target
+                        devices[weakref.ref(storage, forget)] = target
         return out
 
     def _mixed(self, rule: _Rule, args: tuple[Any, ...], kwargs: dict[str, Any],
