@@ -51,6 +51,7 @@ class NextLine(Static):
         super().__init__("", id=id)
         self.text = ""
         """What the row says now, as plain text ("" while hidden)."""
+        self._height = -1
 
     def show_step(self, step: Step | None, code: str, lang: str = "en") -> None:
         """Show `step`'s next line (`code`: its source text); hide the row when there is none."""
@@ -59,6 +60,12 @@ class NextLine(Static):
             self.remove_class("-shown")
             return
         content = next_line_content(step, code, lang)
+        if content.plain == self.text and self.has_class("-shown"):
+            return
         self.text = content.plain
-        self.update(content)
+        width = self.content_size.width
+        height = content.get_height(self.styles, width) if width else -1
+        # a layout pass (every pane moves) only when the row's height changes: not at every step
+        self.update(content, layout=height != self._height or height < 0)
+        self._height = height
         self.add_class("-shown")
