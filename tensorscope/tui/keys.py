@@ -1,0 +1,55 @@
+"""The footer's keys: described in the app's language, the keys the help lists anyway left out when narrow.
+
+Done through public Textual APIs: the main screen's `active_bindings` (what the Footer reads) gives each
+binding its description in the chosen language and its `show`; the bindings themselves, and so what every
+key does, stay as declared (a key left out of the footer still works).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+from textual.binding import ActiveBinding, Binding
+from textual.screen import Screen
+
+NARROW_FOOTER = 100
+"""Below this many columns the footer shows only n, s, c, ? and q (and the palette)."""
+NARROW_HIDDEN = frozenset({"back", "forward", "finish", "breakpoint", "restart", "plot"})
+KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue": "k_continue",
+             "back": "k_back", "forward": "k_forward", "breakpoint": "k_breakpoint", "restart": "k_restart",
+             "help": "k_help", "quit": "k_quit", "plot": "k_plot", "space": "k_autoplay",
+             "command_palette": "k_palette"}
+"""Action → the words key of its Footer description."""
+
+
+class FooterWords(Protocol):
+    """What the main screen asks the app about a binding shown in the footer."""
+
+    def footer_binding(self, binding: Binding) -> Binding:
+        """The binding as the footer shows it."""
+        ...
+
+
+def footer_binding(binding: Binding, words: dict[str, str], *, narrow: bool, autoplay: bool) -> Binding:
+    """`binding` with its description in `words`; `space` is shown when it drives autoplay; when `narrow`
+    the keys the help lists anyway are not shown, so `?` and `q` stay in the footer."""
+    if binding.action not in KEY_WORDS:
+        return binding
+    show = autoplay if binding.action == "space" else binding.show and not (narrow and binding.action in
+                                                                            NARROW_HIDDEN)
+    return dataclasses.replace(binding, description=words[KEY_WORDS[binding.action]], show=show)
+
+
+class MainScreen(Screen[None]):
+    """The app's default screen: its active bindings, as the Footer reads them, in the app's words."""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The screen's active bindings, each as the app's `footer_binding` describes it."""
+        app = self.app
+        if not hasattr(app, "footer_binding"):
+            return super().active_bindings
+        describe = app.footer_binding
+        return {key: active._replace(binding=describe(active.binding))
+                for key, active in super().active_bindings.items()}
