@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import ClassVar
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -15,6 +14,7 @@ from textual.widgets import Static
 
 from tensorscope import i18n
 from tensorscope.i18n import LANGS
+from tensorscope.tui.keys import closing_bindings
 from tensorscope.tui.words import words
 from tensorscope.tui.wrap import CellWrapped
 
@@ -74,11 +74,11 @@ class HelpScreen(ModalScreen[None]):
         self.lang = lang
         self.about = about
         """The script's docstring: what to watch in this scenario."""
-        close = words(lang)["k_close"]
-        self._bindings.key_to_bindings = {
-            key: [replace(b, description=close) for b in items]
-            for key, items in self._bindings.key_to_bindings.items()
-        }
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The footer's keys, `close` in the chosen language (Textual's public property the Footer reads)."""
+        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:

@@ -53,3 +53,10 @@ class MainScreen(Screen[None]):
         describe = app.footer_binding
         return {key: active._replace(binding=describe(active.binding))
                 for key, active in super().active_bindings.items()}
+
+
+def closing_bindings(active: dict[str, ActiveBinding], close: str) -> dict[str, ActiveBinding]:
+    """A screen's active bindings with its `dismiss` keys described as `close` (the footer's word for it,
+    in the chosen language): the public `active_bindings` a closable screen (help, plot) returns."""
+    return {key: a._replace(binding=dataclasses.replace(a.binding, description=close))
+            if a.binding.action == "dismiss" else a for key, a in active.items()}

@@ -8,17 +8,17 @@ Nothing here reads a clock: the same Steps draw the same screen.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tensorscope.tui.history import Series
+from tensorscope.tui.keys import closing_bindings
 from tensorscope.tui.words import words
 
 LOSS_COLOR = "cyan+"
@@ -55,6 +55,11 @@ class CurvePlot(Vertical):
         """What is drawn now (finite points only)."""
         self.empty = ""
         """The sentence shown instead of a plot ("" while a curve is drawn)."""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The footer's keys, `close` in the chosen language (Textual's public property the Footer reads)."""
+        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
 
     def compose(self) -> ComposeResult:
         yield Static(id=f"{self.id}-empty")
@@ -110,11 +115,6 @@ class PlotScreen(ModalScreen[None]):
     def __init__(self, lang: str = "en") -> None:
         super().__init__()
         self.lang = lang
-        close = words(lang)["k_close"]
-        self._bindings.key_to_bindings = {
-            key: [replace(b, description=close) for b in items]
-            for key, items in self._bindings.key_to_bindings.items()
-        }
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
