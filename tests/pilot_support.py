@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 
-async def wait_until(pilot: Any, condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Let the app and the engine work until `condition` holds (bounded; fails saying `what`)."""
-    for _ in range(int(timeout / 0.02)):
+async def wait_until(pilot: Any, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Let the app and the engine work until `condition` holds; fails saying `what` after `timeout` seconds
+    of wall time (a bound for a stuck run, not a guess at how fast the machine is)."""
+    deadline = time.monotonic() + timeout
+    while True:
         if condition():
             return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def paused(pilot: Any, app: Any, what: str = "a pause", timeout: float = 20.0) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 
+from pilot_support import wait_until
 from textual.widgets._footer import FooterKey
 
 from tensorscope.engine import list_scenarios
@@ -20,12 +20,6 @@ from tensorscope.tui.words import WORDS
 SIZE = (140, 44)
 
 
-async def wait_until(pilot, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def status_text(app: TensorScopeApp) -> str:

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 from corpus_runs import _locked, _Server
 
+pytestmark = pytest.mark.corpus
+"""(CI runs the corpora on 3.11 and 3.12; 3.13 has the same sys.monitoring backend as 3.12.)"""
+
 FOLDER = Path(__file__).resolve().parent / "pitfalls"
 SCRIPTS = sorted(p.stem for p in FOLDER.glob("*.py"))
 MODES = {"sampled": [], "every-pass": ["--every-pass"]}

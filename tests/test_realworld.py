@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 from corpus_runs import TIMEOUT, Run, _Server, env
 
+pytestmark = pytest.mark.corpus
+"""(CI runs the corpora on 3.11 and 3.12; 3.13 has the same sys.monitoring backend as 3.12.)"""
+
 FOLDER = Path(__file__).resolve().parent / "realworld"
 SCRIPTS = sorted(p.stem for p in FOLDER.glob("*.py"))
 _ADDRESS = re.compile(r"0x[0-9a-f]+")

@@ -7,8 +7,8 @@ and quits at once on `q`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
+from pilot_support import wait_until
 from textual.widgets import Log
 
 from tensorscope.model import Flag, Step, TensorView
@@ -18,14 +18,6 @@ from tensorscope.tui.history import History
 SIZE = (120, 40)
 
 
-async def wait_until(pilot, condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Let the app and the engine work until `condition` holds (bounded; fails naming `what`)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def started(pilot, app: TensorScopeApp) -> None:

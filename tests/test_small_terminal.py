@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from test_classroom import footer, status_text, wait_until
+from pilot_support import wait_until
+from test_classroom import footer, status_text
 
 from tensorscope.tui.app import TensorScopeApp
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pilot_support import wait_until
 
 from tensorscope.checks import codes
 from tensorscope.checks.base import Check
@@ -44,13 +44,6 @@ BACKWARD_LINE = 10
 """`loss.backward()` in LINREG."""
 
 
-async def wait_until(pilot, condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    """Let the app and the engine work until `condition` holds (bounded; fails with `what`)."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def started(pilot, app: TensorScopeApp) -> Step:
