@@ -6,28 +6,22 @@ width of the pane.
 
 from __future__ import annotations
 
-import re
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Log
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+from tensorscope.report import shown_safely
+
 MAX_LINES = 2000
 TAB = 8
 
 
 def printable(text: str) -> str:
-    """Script output made safe to show: a carriage return overwrites its line as on a terminal, ESC
-    shows as ␛ and other control characters as their caret form, so nothing is interpreted."""
-    lines = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if "\r" in line:
-            line = line.rstrip("\r").rsplit("\r", 1)[-1]
-        lines.append(line)
-    joined = "\n".join(lines).replace("\x1b", "␛")
-    return _CONTROL.sub(lambda m: "^" + chr(ord(m.group()) ^ 0x40), joined)
+    """Script output made safe to show, line by line as `check` prints it (`report.shown_safely`): a
+    carriage return overwrites its line as on a terminal, ESC shows as ␛, other control characters as their
+    caret form, so nothing is interpreted."""
+    return "\n".join(shown_safely(line) for line in text.replace("\r\n", "\n").split("\n"))
 
 
 def wrap(text: str, width: int) -> str:
