@@ -4,19 +4,21 @@ Started as `python tests/corpus_runner.py` by tests/corpus_runs.py, it imports t
 engine and checks once (it never touches CUDA, so a child can still initialise it), then reads requests,
 one JSON line each on its stdin: {"runs": [{"argv": [...], "cwd": ..., "stdout": path, "stderr": path}]}.
 It forks one child per run, all at once; a child is `python -m tensorscope ARGV` run in CWD with an empty
-stdin and its stdout/stderr in the given files. When all have ended it answers one JSON line with their
-exit statuses (negative: killed by that signal), as subprocess reports them. It exits at the end of its
-stdin.
+stdin and its stdout/stderr in the given files, its engine forked from it (torch is imported once, here).
+When all have ended it answers one JSON line with their exit statuses (negative: killed by that signal), as
+subprocess reports them. It exits at the end of its stdin.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 from typing import Any
 
 import tensorscope.checks
+import tensorscope.engine.process
 import tensorscope.engine.session
 from tensorscope.cli import main
 
@@ -33,6 +35,10 @@ def _child(run: dict[str, Any]) -> None:
             os.dup2(opened, fd)
             os.close(opened)
         sys.argv = [os.path.join(os.path.dirname(tensorscope.__file__), "__main__.py"), *run["argv"]]
+        # This process has imported torch and the engine and never touched CUDA: its engine children are
+        # forked from it (as from the engine's own fork server), not from a fork server started anew,
+        # which would import torch again for every run.
+        tensorscope.engine.process.forkserver_context = lambda: multiprocessing.get_context("fork")
         try:
             main(args=run["argv"], prog_name="python -m tensorscope")
             status = 0
