@@ -51,8 +51,6 @@ class History:
         self.index = -1
         """Position of the Step on screen (-1: none yet)."""
         self._output: list[str] = []
-        self._output_end: list[int] = []
-        """Length of the output printed up to and including each step."""
         self._flags: list[tuple[int, Flag]] = []
         self._backward_losses: list[tuple[int, int, float, str | None]] = []
         """(position, Step.index, Step.loss, Step.loss_name) of the Steps after a backward()."""
@@ -61,7 +59,6 @@ class History:
         self._last_loss_key: tuple[str, int, str | None, float] | None = None
         self.loss_pick: str | None = None
         """A one-element tensor the user chose to plot as the loss (when the script never calls backward)."""
-        self._total = 0
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -80,8 +77,6 @@ class History:
         self.steps.append(step)
         text = step.stdout
         self._output.append(text)
-        self._total += len(text)
-        self._output_end.append(self._total)
         self._flags.extend((pos, f) for f in step.flags)
         if step.loss is not None:
             self._backward_losses.append((pos, step.index, step.loss, step.loss_name))
@@ -101,7 +96,6 @@ class History:
         self._old_output = (self._old_output + "".join(self._output[:n]))[-MAX_OLD_OUTPUT:]
         del self.steps[:n]
         del self._output[:n]
-        del self._output_end[:n]
         self._flags = [(pos - n, f) for pos, f in self._flags]
         self._backward_losses = [(pos - n, *rest) for pos, *rest in self._backward_losses]
         self._tensor_losses = [(pos - n, *rest) for pos, *rest in self._tensor_losses]
@@ -137,9 +131,6 @@ class History:
         if self.index < 0:
             return self._old_output if self.dropped else ""
         return self._old_output + "".join(self._output[: self.index + 1])
-
-    def output_length(self) -> int:
-        return self._output_end[self.index] if self.index >= 0 else 0
 
     def flags(self) -> list[tuple[int, Flag]]:
         """(step position, flag) raised up to the Step on screen, newest first."""
