@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from tensorscope.checks.support.names import member_name, scope_name
-from tensorscope.checks.support.resolve import Unresolved, resolve_expr
+from tensorscope.checks.support.resolve import resolve_expr
 from tensorscope.checks.support.source import statement_source, strip_comment
 from tensorscope.checks.support.text import expr_text
 from tensorscope.engine.values import is_a
@@ -92,9 +92,7 @@ def _refs(parts: list[ast.AST], local: Mapping[str, Any], global_: Mapping[str, 
                 continue
             try:
                 value = resolve_expr(node, local, global_)
-            except Unresolved:
-                continue
-            except Exception:
+            except Exception:  # Unresolved, or the script's own object refusing the read: not a name to give
                 continue
             if not _interesting(value):
                 continue

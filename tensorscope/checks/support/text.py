@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from tensorscope import shapes
-from tensorscope.checks.support.source import parse_line
+from tensorscope.checks.support.source import parse_line, strip_comment
 from tensorscope.engine.collect import dtype_name, format_number
 from tensorscope.engine.simcuda import simulated_device
 from tensorscope.engine.values import is_a
@@ -125,4 +125,4 @@ def code_text(text: str) -> str:
             return ast.unparse(stmt)
         except (ValueError, RecursionError):
             pass
-    return text.split("#", 1)[0].strip() if "#" in text else text.strip()
+    return strip_comment(text).strip()
