@@ -21,6 +21,14 @@ SCHEMA = 1
 
 Severity = Literal["error", "warning", "info"]
 StepEvent = Literal["line", "return", "exception", "end"]
+EvalKind = Literal["value", "tensor", "statement", "error", "timeout", "refused"]
+"""What evaluating gave: a value (its repr in `text`), a tensor (`tensor`), a statement that ran, an exception
+(`text`: `Type: message`), an evaluation stopped at its time limit, or one refused (evaluation is off)."""
+PauseKind = Literal["breakpoint", "condition-error", "cursor", "breakpoint-call", "changed", "grad", "nan",
+                    "flag", "raised", "post-mortem"]
+"""Why a run paused where stepping alone would not have: a breakpoint (its condition true), a condition that
+raised, run-to-cursor, the script's `breakpoint()`, a data breakpoint (a tensor changed, its `.grad` was
+written, a tensor became NaN/Inf, a flag), an exception raised (caught or not), or the run's post-mortem."""
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 
 
@@ -240,6 +248,37 @@ class RaisedInfo:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """An expression evaluated (or a statement run) in a paused frame: at the prompt, as a watch, or as a
+    breakpoint's condition."""
+
+    source: str
+    """What was evaluated, as typed."""
+    kind: EvalKind
+    text: str = ""
+    """The value's repr (cut), the exception as `Type: message`, or why it was stopped or refused."""
+    tensor: TensorView | None = None
+    """The result when it is a tensor (named as typed), with its values, stats and graph."""
+    output: str = ""
+    """What the evaluation printed (stdout and stderr), shown with it rather than as the script's output."""
+    step: int = 0
+    """The index of the Step it was evaluated at."""
+    frame: int = 0
+    """The frame it was evaluated in: an index into that Step's `stack` (0: the outermost)."""
+
+
+@dataclass(frozen=True)
+class PauseReason:
+    """Why the run paused here (a breakpoint, a data breakpoint, an exception), when stepping did not."""
+
+    kind: PauseKind
+    subject: str = ""
+    """The condition, the tensor's name, the flag code or the exception's type."""
+    detail: str = ""
+    """What changed (`value`, `shape 3 → 4`), why a condition could not be evaluated, the exception's text."""
+
+
+@dataclass(frozen=True)
 class Step:
     """The state at one pause: about to run `line`, having just run `prev_line`."""
 
@@ -277,6 +316,13 @@ class Step:
     """The value of the scalar tensor `backward()` was last called on since the previous pause, if any."""
     loss_name: str | None = None
     """The name in scope of that tensor (None when it had none, e.g. `(a + b).backward()`)."""
+    watches: tuple[Evaluation, ...] = ()
+    """The watched expressions, evaluated in this step's frame at this pause (`trace --watch`, the TUI)."""
+    reason: PauseReason | None = None
+    """Why the run paused here, when a breakpoint, a data breakpoint or an exception made it pause."""
+    selected: int | None = None
+    """Set on a Step re-made for a frame up the stack (`u`/`d`): the index in `stack` of the frame whose
+    values `tensors` holds. None: the innermost (this step's own frame)."""
 
     def tensor(self, name: str) -> TensorView | None:
         """The tensor called `name` (or reached under that name too: an alias) at this step, if in scope."""
@@ -321,6 +367,8 @@ class Trace:
     simulated_cuda: bool = False
     internal_errors: tuple[str, ...] = ()
     """Errors inside tensorscope during the run (a check's or the engine's), with their tracebacks."""
+    evaluations: tuple[Evaluation, ...] = ()
+    """What the user evaluated at the prompt during the run, in order (each names its Step)."""
     schema: int = SCHEMA
 
     @property

@@ -217,6 +217,29 @@ def _watch_forks() -> None:
         _FORK_HOOK.append(True)
 
 
+class _Diverted:
+    """`OutputCapture.divert()`: output written meanwhile, kept apart from the script's."""
+
+    def __init__(self, owner: OutputCapture) -> None:
+        self._owner = owner
+        self._parts: list[str] = []
+        self.text = ""
+
+    def __enter__(self) -> _Diverted:
+        owner = self._owner
+        owner._flush()  # (the script's own unfinished line stays the script's)
+        with owner._lock:
+            owner._diverted = self._parts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        owner = self._owner
+        owner._flush()
+        with owner._lock:
+            owner._diverted = None
+        self.text = "".join(self._parts)
+
+
 class OutputCapture:
     """Routes the I/O of threads that did not exist before `install()` (the script's): their writes go
     into buffers, their reads see an empty stdin, and their `signal.signal` is remembered instead of
@@ -248,6 +271,7 @@ class OutputCapture:
         self._saved_signal: Any = None
         self._signal_hook: Any = None
         self.tap: Callable[[str, str], None] | None = None
+        self._diverted: list[str] | None = None
         """Called with (stream, text) for every write kept (the engine process forwards them)."""
         self.signal_handlers: dict[int, Any] = {}
         """Handlers the script asked for: kept, not installed (tensorscope owns the signals, Ctrl+C
@@ -332,9 +356,18 @@ class OutputCapture:
             signal.signal = self._saved_signal
         self._saved = None
 
+    def divert(self) -> _Diverted:
+        """While in this context, what is written goes to the context's own `text` instead of the script's
+        output (an evaluation's prints, shown with its result)."""
+        return _Diverted(self)
+
     def append(self, which: str, text: str) -> None:
         """Keep `text` the script wrote to `which` (`stdout` or `stderr`)."""
         with self._lock:
+            diverted = self._diverted
+            if diverted is not None:
+                diverted.append(text)
+                return
             self._pending[which].add(text)
             self._total[which].add(text)
         if self.tap is not None:

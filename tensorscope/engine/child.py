@@ -107,6 +107,10 @@ class ChildEngine:
             target,
             trace_modules=spec.trace_modules,
             breakpoints=spec.breakpoints,
+            conditions=spec.conditions,
+            watches=spec.watches,
+            stop_on=spec.stop_on,
+            allow_eval=spec.allow_eval,
             monitors=monitors,
             max_steps=spec.max_steps,
             stop_on_flags=spec.stop_on_flags,
@@ -168,8 +172,9 @@ class ChildEngine:
         if self._held is not None:  # not the last Step after all
             held, self._held = self._held, None
             self.send(("step", held))
-        if step.event in ("end", "exception"):  # may be the last: sent after the exit handlers
-            self._held = step
+        if step.event == "end" or step.event == "exception" and self.spec.mode != "interactive":
+            self._held = step  # may be the last: sent after the exit handlers, with what they print
+            # (an interactive run's exception is sent at once: the run pauses there, post-mortem)
         else:
             self.send(("step", step))
 
@@ -189,11 +194,26 @@ class ChildEngine:
             elif kind == "stop":
                 session.stop(msg[1])
             elif kind == "break":
-                _, file, line, on = msg
+                _, file, line, on, condition = msg
                 if on:
-                    session.add_breakpoint(line, file)
+                    session.add_breakpoint(line, file, condition)
                 else:
                     session.remove_breakpoint(line, file)
+            elif kind == "until":
+                session.run_to(msg[2], msg[1])
+            elif kind == "eval":
+                _, ask, source, frame = msg
+                session.evaluate(source, frame, lambda ev, ask=ask: self.send(("evaled", ask, ev)))
+            elif kind == "complete":
+                _, ask, prefix, frame = msg
+                session.complete(prefix, frame, lambda names, ask=ask: self.send(("completed", ask, names)))
+            elif kind == "frame":
+                _, ask, index = msg
+                session.select_frame(index, lambda step, ask=ask: self.send(("framed", ask, step)))
+            elif kind == "watches":
+                session.set_watches(msg[1], lambda evs: self.send(("watched", evs)))
+            elif kind == "stopon":
+                session.set_stop_on(msg[1])
 
 
 def _without_us(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import sys
 import types
+from typing import Any
 
 from tensorscope.engine.commands import COMMANDS, Command
+from tensorscope.engine.evaluating import Paused
 from tensorscope.engine.stepping import pauses_at
-from tensorscope.model import Step, Trace
+from tensorscope.engine.steps import STACK_SHOWN
+from tensorscope.model import PauseReason, Step, Trace
 
 
 class StopScript(BaseException):
@@ -23,12 +27,49 @@ class StopScript(BaseException):
 class Pausing:
     """The interactive side of a Session: commands in, Steps out, pauses in between."""
 
-    def add_breakpoint(self, line: int, file: str | None = None) -> None:
-        """Stop before `line` of `file` (absolute or display path; default: the script)."""
-        self._breaks = self._breaks | {(self._abs(file), line)}
+    def add_breakpoint(self, line: int, file: str | None = None, condition: str | None = None) -> None:
+        """Stop before `line` of `file` (absolute or display path; default: the script); with a
+        `condition`, only when it is true there (or cannot be evaluated: the Step says why)."""
+        key = (self._abs(file), line)
+        conditions = dict(self._conditions)
+        if condition is not None and condition.strip():
+            conditions[key] = condition.strip()
+        else:
+            conditions.pop(key, None)
+        self._conditions = conditions  # (replaced whole: the script's thread reads it unlocked)
+        self._breaks = self._breaks | {key}
 
     def remove_breakpoint(self, line: int, file: str | None = None) -> None:
-        self._breaks = self._breaks - {(self._abs(file), line)}
+        key = (self._abs(file), line)
+        self._breaks = self._breaks - {key}
+        if key in self._conditions:
+            self._conditions = {k: v for k, v in self._conditions.items() if k != key}
+
+    def run_to(self, line: int, file: str | None = None) -> None:
+        """Continue to `line` of `file` (run to the cursor), or to an earlier breakpoint, flag or end."""
+        with self._lock:
+            self._until_next = (self._abs(file), line)
+        self.send("continue")
+
+    def set_stop_on(self, specs: tuple[str, ...] | list[str]) -> None:
+        """The data breakpoints (`stopon` syntax: change:NAME, grad:NAME, nan, flag:CODE), replacing the
+        ones set before; raises ValueError on one it cannot read."""
+        from tensorscope.engine.stopon import parse_all
+
+        parsed = parse_all(tuple(specs))
+        if not parsed:
+            self._databreaks = None
+            return
+        from tensorscope.engine.databreaks import DataBreaks
+
+        sim = self._sim
+        self._databreaks = DataBreaks(parsed, device_name=sim.device_name if sim is not None else None)
+
+    @property
+    def stop_on(self) -> tuple[str, ...]:
+        """The data breakpoints in force, as text."""
+        db = self._databreaks
+        return tuple(str(s) for s in db.specs) if db is not None else ()
 
     def breakpoints(self) -> list[tuple[str, int]]:
         """(display path, line) of every breakpoint."""
@@ -112,16 +153,76 @@ class Pausing:
                 m.on_line(self, frame, line)
             except Exception as exc:
                 self._failed(m, exc)
+        if self._hook is not None:
+            self._breakpoint_call_done()
+        reason = self._why_pause(frame, line) if self._interactive or self._record else None
+        if self._break_called:  # the line before called breakpoint(): pause here
+            self._break_called = False
+            reason = PauseReason("breakpoint-call")
         stop = pauses_at(
             self._mode, "line", self._depth.get(frame, 0), self._cmd_depth,
-            at_breakpoint=(frame.f_code.co_filename, line) in self._breaks,
+            at_breakpoint=reason is not None,
             flagged=self.stop_on_flags and any(f.severity != "info" for f in self._pending_flags),
             interrupted=self._interactive and self._interrupt_at >= self._applied,
         )
+        if "breakpoint" in self.source_line(frame, line):
+            self._breakpoint_call_ahead()
         if stop:
+            self._reason = reason
             self._pause(frame, "line", line, self._prev_of(frame, prev_line))
         elif self.on_between is not None and self._interactive:
             self._between(frame, "line", line, prev_line)
+
+    def _why_pause(self, frame: types.FrameType, line: int) -> PauseReason | None:
+        """Why the run must pause at this line whatever the command: a breakpoint (its condition true, or
+        failing), the run-to-cursor line, a data breakpoint (checked at every line, so that what it
+        remembers is always the last line's)."""
+        databreaks = self._databreaks
+        data = None
+        if databreaks is not None:
+            try:
+                data = databreaks.check(frame, self._pending_flags)
+            except Exception as exc:
+                self._internal("engine (data breakpoints)", exc)
+        key = (frame.f_code.co_filename, line)
+        if key in self._breaks:
+            condition = self._conditions.get(key)
+            if condition is None:
+                return PauseReason("breakpoint")
+            holds, error = self._condition(frame, condition)
+            if error is not None:
+                return PauseReason("condition-error", condition, error)
+            if holds:
+                return PauseReason("breakpoint", condition)
+        if self._until_next is not None:  # (a new run_to: in force from the command it came with)
+            with self._lock:
+                self._until, self._until_next = self._until_next, None
+        if self._until is not None and key == self._until:
+            return PauseReason("cursor")
+        return data
+
+    def _breakpoint_call_ahead(self) -> None:
+        """The line about to run may call `breakpoint()`: under `run` it pauses after it (at the next line),
+        as pdb's set_trace would, instead of starting pdb. The script's own hook, or PYTHONBREAKPOINT=0,
+        is respected; ours stands in only while that line runs."""
+        import os
+
+        if sys.breakpointhook is not sys.__breakpointhook__ or os.environ.get("PYTHONBREAKPOINT") == "0":
+            return
+        session = self
+
+        def breakpointhook(*args: object, **kwargs: object) -> None:
+            """The script's breakpoint(): a pause at its next line under `run`; nothing under check/trace."""
+            session._break_called = session._interactive
+
+        self._hook = sys.breakpointhook
+        sys.breakpointhook = breakpointhook
+
+    def _breakpoint_call_done(self) -> None:
+        """The line that could call breakpoint() has run (or its frame left): the script's hook is back."""
+        hook, self._hook = self._hook, None
+        if hook is not None and sys.breakpointhook is not hook:
+            sys.breakpointhook = hook
 
     def _prev_of(self, frame: types.FrameType, prev_line: int | None) -> tuple[str, int] | None:
         """What ran just before `frame`'s line: its previous line, or the caller's line that made the call."""
@@ -141,7 +242,7 @@ class Pausing:
             f.severity != "info" for f in self._pending_flags) else None
         prev = (self._display_of(frame.f_code.co_filename), prev_line) if event == "return" else \
             self._prev_of(frame, prev_line)
-        step = self._make_step(frame, event, line, prev)
+        step = self._make_step(frame, event, line, prev, watched=False)
         if held is not None:  # a flag to stop for: it stays for the pause it causes, shown there
             self._pending_flags[:0] = held
             step = dataclasses.replace(step, flags=())
@@ -153,6 +254,8 @@ class Pausing:
             self._internal("on_between", exc)
 
     def _on_return(self, frame: types.FrameType, unwinding: bool) -> None:
+        if self._hook is not None:
+            self._breakpoint_call_done()
         depth = self._depth.pop(frame, 0)
         self._frame_line.pop(frame, None)
         if frame.f_code is self.target.code:
@@ -184,13 +287,32 @@ class Pausing:
     def _pause(
         self, frame: types.FrameType, event: str, line: int, prev: tuple[str, int] | None
     ) -> None:
+        self._until = None  # (whatever made it pause, run-to-cursor is over)
         step = self._make_step(frame, event, line, prev)
+        if self._interactive:
+            self._paused = Paused(self._user_frames(frame), step)
         self._publish(step)
         if self.max_steps is not None and self._step_count >= self.max_steps:
             self._stop_reason = "max-steps"
             raise StopScript
         if self._interactive:
-            self._apply(self._wait_command(), self._depth.get(frame, 0))
+            try:
+                self._apply(self._wait_command(), self._depth.get(frame, 0))
+            finally:
+                self._paused = None
+
+    def _user_frames(self, frame: types.FrameType) -> list[types.FrameType | dict[str, Any]]:
+        """The user's frames from the outermost to `frame`, as `Step.stack` lists them."""
+        frames: list[types.FrameType | dict[str, Any]] = []
+        f: types.FrameType | None = frame
+        while f is not None:
+            if f in self._depth or f is frame:
+                frames.append(f)
+            f = f.f_back
+        frames.reverse()
+        if len(frames) > STACK_SHOWN:
+            frames = frames[:1] + frames[-(STACK_SHOWN - 1):]
+        return frames
 
     def _publish(self, step: Step) -> None:
         self._step_count += 1
@@ -205,13 +327,17 @@ class Pausing:
             self._events.put(step)
 
     def _wait_command(self) -> str:
+        """The next command; meanwhile, run the requests (evaluations) that come on this thread."""
         while True:
             if self._stop.is_set():
                 raise StopScript
             try:
-                return self._commands.get(timeout=0.1)
+                item = self._commands.get(timeout=0.1)
             except queue.Empty:
                 continue
+            if isinstance(item, str):
+                return item
+            self._serve(item)
 
     def _apply(self, cmd: str, depth: int) -> None:
         self._applied += 1

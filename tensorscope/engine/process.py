@@ -34,7 +34,7 @@ from tensorscope.engine.protocol import (
     RunSpec,
     spec_for,
 )
-from tensorscope.model import FrameInfo, Step, Trace
+from tensorscope.model import Evaluation, FrameInfo, Step, Trace
 
 __all__ = [  # (the names the CLI, the TUI and the tests import from here, wherever they are defined)
     "ENGINE_MODULES", "STOP_GRACE", "EngineProcess", "Mode", "RunResult", "RunSpec", "release_spare",
@@ -96,6 +96,10 @@ class EngineProcess:
         self._send_lock = threading.Lock()
         self._done = threading.Event()
         self._reader: threading.Thread | None = None
+        self._asked = 0
+        self._replies: dict[int, Callable[[Any], None]] = {}
+        """Requests (eval, complete, frame) waiting for their answer, by id."""
+        self._on_watched: Callable[[tuple[Evaluation, ...]], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -124,8 +128,45 @@ class EngineProcess:
         """A command: step, next, finish, continue or interrupt."""
         self._post(("cmd", cmd))
 
-    def set_breakpoint(self, file: str, line: int, on: bool) -> None:
-        self._post(("break", file, line, on))
+    def set_breakpoint(self, file: str, line: int, on: bool, condition: str | None = None) -> None:
+        """Add (`on`) or remove the breakpoint at `line` of `file` (a display path); with a `condition`,
+        it pauses only when the condition is true (or cannot be evaluated: the Step says why)."""
+        self._post(("break", file, line, on, condition))
+
+    def run_to(self, file: str, line: int) -> None:
+        """Continue to `line` of `file` (run to the cursor), or to an earlier breakpoint or flag."""
+        self._post(("until", file, line))
+
+    def evaluate(self, source: str, frame: int | None, reply: Callable[[Evaluation], None]) -> None:
+        """Evaluate an expression (or run a statement) in frame `frame` of the paused Step's stack (None:
+        the innermost); `reply` gets the Evaluation, from the reader thread, once the script has paused
+        (None if the run ended first: so do the other requests' replies)."""
+        self._post(("eval", self._ask(reply), source, frame))
+
+    def complete(self, prefix: str, frame: int | None, reply: Callable[[tuple[str, ...]], None]) -> None:
+        """`reply` gets the names in scope of that frame that start with `prefix` (dotted: attributes)."""
+        self._post(("complete", self._ask(reply), prefix, frame))
+
+    def set_watches(self, exprs: tuple[str, ...],
+                    reply: Callable[[tuple[Evaluation, ...]], None] | None = None) -> None:
+        """Watch `exprs` (evaluated at every pause, on `Step.watches`); when paused, `reply` gets them
+        evaluated now."""
+        self._on_watched = reply
+        self._post(("watches", tuple(exprs)))
+
+    def select_frame(self, index: int, reply: Callable[[Step | None], None]) -> None:
+        """`reply` gets the paused Step re-made with the values of frame `index` of its stack."""
+        self._post(("frame", self._ask(reply), index))
+
+    def set_stop_on(self, specs: tuple[str, ...]) -> None:
+        """The data breakpoints (`stopon` syntax), replacing those set before."""
+        self._post(("stopon", tuple(specs)))
+
+    def _ask(self, reply: Callable[[Any], None]) -> int:
+        with self._send_lock:
+            self._asked += 1
+            self._replies[self._asked] = reply
+            return self._asked
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the script to end at its next line (never blocks)."""
@@ -184,6 +225,13 @@ class EngineProcess:
                     self._on_step(msg[1])
                 elif kind == "steps" and self._on_between is not None:
                     self._on_between(steps)
+            elif kind in ("evaled", "completed", "framed"):
+                reply = self._replies.pop(msg[1], None)
+                if reply is not None:
+                    reply(msg[2])
+            elif kind == "watched":
+                if self._on_watched is not None:
+                    self._on_watched(msg[1])
             elif kind == "end":
                 trace = dataclasses.replace(msg[1], steps=tuple(self.steps))
                 result = RunResult(trace, list(msg[2]))
@@ -200,6 +248,10 @@ class EngineProcess:
                 self.process.kill()
                 self.process.join(5.0)
         _LIVE.discard(self)
+        with self._send_lock:
+            unanswered, self._replies = list(self._replies.values()), {}
+        for reply in unanswered:  # (asked while the run was ending: there is nothing left to evaluate)
+            reply(None)
         self.result = result
         self._done.set()
         if self._on_end is not None:

@@ -22,7 +22,18 @@ parent → child
   ("run", RunSpec)             the first message: what to run and how (a spare child waits for it)
   ("cmd", name)                step | next | finish | continue | interrupt
   ("stop", reason)             end the script at its next line (`stopped`, `timeout`)
-  ("break", file, line, on)    add (on=True) or remove a breakpoint (file: a display path)
+  ("break", file, line, on, condition)
+                               add (on=True) or remove a breakpoint (file: a display path); `condition`:
+                               an expression (pause only when true), or None
+  ("until", file, line)        continue to that line (run to the cursor), or an earlier pause
+  ("eval", id, source, frame)  evaluate an expression or run a statement in the paused frame `frame` (an
+                               index into the paused Step's stack; None: the innermost) -> ("evaled", ...)
+  ("complete", id, prefix, frame)
+                               the names in scope of that frame starting with `prefix` -> ("completed", ...)
+  ("watches", exprs)           the watched expressions, evaluated at every pause (and now, when paused:
+                               -> ("watched", ...))
+  ("frame", id, index)         the paused Step re-made for frame `index` of its stack -> ("framed", ...)
+  ("stopon", specs)            the data breakpoints (`stopon.parse` syntax: grad:w, change:w, nan, flag:CODE)
   EOF                          the parent is gone or let the child go: the child exits at once
 child → parent
   ("out", stream, text)        the script wrote `text` to `stdout` or `stderr` (kept if the child dies)
@@ -33,6 +44,10 @@ child → parent
   ("end", Trace, errors)       the run is over; Trace.steps is empty (the Steps came one by one);
                                `errors`: tensorscope's internal errors, as text
   ("error", message)           the script could not be loaded (missing, not Python, ...)
+  ("evaled", id, Evaluation)   what an "eval" gave (a statement's effects are the script's from then on)
+  ("completed", id, names)     what a "complete" found, sorted
+  ("watched", evaluations)     the watches, evaluated again at the current pause
+  ("framed", id, Step | None)  the paused Step with the values of the frame asked for (None: not paused)
 When the pipe closes with no "end", the child died: the parent makes the end from its exit status
 (`exit_code` is the status, or minus the number of the signal that killed it).
 
@@ -74,6 +89,14 @@ class RunSpec:
     trace_modules: tuple[str, ...] = ()
     breakpoints: tuple[tuple[str, int], ...] = ()
     """(display file, line) pairs."""
+    conditions: tuple[tuple[str, int, str], ...] = ()
+    """(display file, line, condition): breakpoints that pause only when the condition is true."""
+    watches: tuple[str, ...] = ()
+    """Expressions evaluated at every pause (interactive) or every recorded step (`record`: trace --watch)."""
+    stop_on: tuple[str, ...] = ()
+    """Data breakpoints (`stopon.parse`): grad:NAME, change:NAME, nan, flag:CODE."""
+    allow_eval: bool = True
+    """False: the child refuses evaluation, watches and conditions (`serve` without --allow-eval)."""
     max_steps: int | None = None
     stop_on_flags: bool = False
     simulate_cuda: bool = False
@@ -98,9 +121,11 @@ class RunResult:
 def spec_for(target: Any, mode: Mode, *, trace_modules: Iterable[str] = (),
              breakpoints: Iterable[tuple[str, int]] = (), max_steps: int | None = None,
              stop_on_flags: bool = False, simulate_cuda: bool = False, every_pass: bool = False,
-             checks: str = RunSpec.checks) -> RunSpec:
+             checks: str = RunSpec.checks, conditions: Iterable[tuple[str, int, str]] = (),
+             watches: Iterable[str] = (), stop_on: Iterable[str] = (), allow_eval: bool = True) -> RunSpec:
     """The RunSpec of a ScriptTarget."""
     return RunSpec(path=str(target.path), display=target.display, argv=tuple(target.argv), mode=mode,
                    trace_modules=tuple(trace_modules), breakpoints=tuple(breakpoints), max_steps=max_steps,
                    stop_on_flags=stop_on_flags, simulate_cuda=simulate_cuda, every_pass=every_pass,
-                   checks=checks)
+                   checks=checks, conditions=tuple(conditions), watches=tuple(watches),
+                   stop_on=tuple(stop_on), allow_eval=allow_eval)

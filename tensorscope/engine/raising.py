@@ -10,13 +10,20 @@ import dataclasses
 import sys
 import types
 from contextlib import nullcontext
+from typing import Any
 
 import tensorscope.engine.fastpath as fastpath
 from tensorscope.engine.caught import readable
 from tensorscope.engine.errors import exception_type
+from tensorscope.engine.evaluating import Paused
 from tensorscope.engine.inner import INNER
 from tensorscope.engine.pausing import StopScript
-from tensorscope.model import ExceptionInfo, RaisedInfo
+from tensorscope.engine.stepping import guarded_lines
+from tensorscope.engine.steps import STACK_SHOWN
+from tensorscope.model import ExceptionInfo, PauseReason, RaisedInfo, Step
+
+QUIET_RAISES = (StopIteration, StopAsyncIteration, GeneratorExit)
+"""Exceptions that are how iteration works, not errors: the debugger does not pause where they are raised."""
 
 
 class Raising:
@@ -49,6 +56,22 @@ class Raising:
             self._tell(self.monitors, "on_raise", exc, frame, line)
         except Exception as err:
             self._internal("engine (raise)", err)
+            return
+        if self._interactive and not isinstance(exc, QUIET_RAISES) and self._raised is not None \
+                and self._may_be_caught(frame):
+            # the debugger pauses where the script raised, its frame alive, when the script may catch it (an
+            # exception nothing of the user's catches pauses the run at its end instead: post-mortem)
+            self._reason = PauseReason("raised", self._raised.type, self._raised.message)
+            self._pause(frame, "line", line, self._prev_of(frame, self._frame_line.get(frame)))
+
+    def _may_be_caught(self, frame: types.FrameType) -> bool:
+        """Whether a `try:` with handlers, in `frame` or a user frame below it, is around where it runs."""
+        f: types.FrameType | None = frame
+        while f is not None:
+            if f in self._depth and self._line_of(f) in self._of_file(f.f_code, guarded_lines):
+                return True
+            f = f.f_back
+        return False
 
     def handled(self, frame: types.FrameType, exc: BaseException) -> None:
         """A handler in `frame` catches `exc`: the next step there is where it was caught."""
@@ -116,9 +139,25 @@ class Raising:
                 self._failed(m, err)
         if self._record or self._interactive:
             here = (info.file, line)
+            self._reason = PauseReason("post-mortem", info.type, info.message)  # (a replay pauses there too)
             step = self._make_step(frame, "exception", line, here, exception=info, stack=frames or None)
             self._publish(step)
+            if self._interactive:
+                self._post_mortem([t.tb_frame for t in user_tbs] or [self._namespace], step)
         return info
+
+    def _post_mortem(self, frames: list[Any], step: Step) -> None:
+        """After an uncaught exception: the frames it went through stay alive for evaluation (and `u`/`d`)
+        until the next command, which ends the run."""
+        if len(frames) > STACK_SHOWN:
+            frames = frames[:1] + frames[-(STACK_SHOWN - 1):]
+        self._paused = Paused(frames, step)
+        try:
+            self._wait_command()
+        except StopScript:
+            pass
+        finally:
+            self._paused = None
 
 
 def _safe_message(exc: BaseException) -> str:

@@ -213,6 +213,7 @@ class Running:
             flags=tuple(self.flags),
             simulated_cuda=self._sim is not None,
             internal_errors=tuple(self.internal_errors),
+            evaluations=tuple(self.evaluations),
         )
 
 

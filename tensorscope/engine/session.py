@@ -24,6 +24,7 @@ from tensorscope.engine.caught import CaughtPitfalls
 from tensorscope.engine.collect import StatsCache
 from tensorscope.engine.commands import COMMANDS, Command
 from tensorscope.engine.errors import INTERNAL_ERRORS
+from tensorscope.engine.evaluating import Evaluating, Paused
 from tensorscope.engine.events import TraceEvents
 from tensorscope.engine.inner import InnerFrames, function_of
 from tensorscope.engine.instrument import Instrument, with_instrument
@@ -37,12 +38,12 @@ from tensorscope.engine.simcuda import SimulatedCuda
 from tensorscope.engine.steps import StepMaking
 from tensorscope.engine.target import ScriptTarget
 from tensorscope.engine.tracer import Tracer
-from tensorscope.model import Flag, FrameInfo, RaisedInfo, Severity, Step, Trace
+from tensorscope.model import Evaluation, Flag, FrameInfo, PauseReason, RaisedInfo, Severity, Step, Trace
 
 __all__ = ["COMMANDS", "INTERNAL_ERRORS", "Command", "Session"]
 
 
-class Session(Pausing, Running, TraceEvents, Raising, StepMaking):
+class Session(Pausing, Running, TraceEvents, Raising, StepMaking, Evaluating):
     """One run of one script. Interactive (`start` + `command`) or headless (`record`, `run`)."""
 
     def __init__(
@@ -52,6 +53,10 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking):
         *,
         trace_modules: Iterable[str] = (),
         breakpoints: Iterable[tuple[str, int] | int] = (),
+        conditions: Iterable[tuple[str, int, str]] = (),
+        watches: Iterable[str] = (),
+        stop_on: Iterable[str] = (),
+        allow_eval: bool = True,
         monitors: Iterable[Monitor] | None = None,
         max_steps: int | None = None,
         stop_on_flags: bool = False,
@@ -104,11 +109,34 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking):
         self.tracer: Tracer | None = None
         """The tracer backend of this run (sys.monitoring or sys.settrace), once it starts."""
         self._breaks: frozenset[tuple[str, int]] = frozenset()
+        self._conditions: dict[tuple[str, int], str] = {}
+        """(absolute file, line) -> the condition of that breakpoint."""
         for bp in breakpoints:
             if isinstance(bp, int):
                 self.add_breakpoint(bp)
             else:
                 self.add_breakpoint(bp[1], bp[0])
+        for file, line, condition in conditions:
+            self.add_breakpoint(line, file, condition)
+        self._until: tuple[str, int] | None = None
+        """run_to's line (absolute file, line), until the next pause."""
+        self._until_next: tuple[str, int] | None = None
+        """A run_to asked for, in force from the next line the script runs."""
+        self._allow_eval = allow_eval
+        self._watches: tuple[str, ...] = tuple(watches)
+        self._evaluating = False
+        """True while the user's evaluation runs (the instrumentation's hooks stay quiet meanwhile)."""
+        self._paused: Paused | None = None
+        """Where the script is paused now (interactive), for evaluation; None while it runs."""
+        self.evaluations: list[Evaluation] = []
+        """What the user evaluated at the prompt, in order (the Trace keeps them)."""
+        self._reason: PauseReason | None = None
+        """Why the next Step pauses, when a breakpoint, a data breakpoint or an exception makes it."""
+        self._databreaks: Any = None
+        self.set_stop_on(tuple(stop_on))
+        self._hook: Any = None
+        """The script's sys.breakpointhook while ours stands in for it on a line that calls breakpoint()."""
+        self._break_called = False
         self._stats = StatsCache()
         self._frame_infos: dict[tuple[str, int, str, int], FrameInfo] = {}
         self._frames: dict[tuple[FrameInfo, ...], tuple[FrameInfo, ...]] = {}
@@ -203,7 +231,7 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking):
     def unobserved(self) -> bool:
         """True while a sampled-out pass of a loop runs (`run()` only): hooks fired now stay quiet."""
         sampler = self._sampler
-        return sampler is not None and sampler.frame is not None
+        return self._evaluating or sampler is not None and sampler.frame is not None
 
     @property
     def unobserved_passes(self) -> int:

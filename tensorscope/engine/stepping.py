@@ -111,6 +111,20 @@ def finally_starts(source: str) -> frozenset[int]:
                      if isinstance(node, ast.Try | ast.TryStar) and node.finalbody)
 
 
+def guarded_lines(source: str) -> frozenset[int]:
+    """The lines inside the body of a `try:` that has `except` handlers: an exception raised there (or in
+    what they call) may be caught by the script."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try | ast.TryStar) and node.handlers and node.body:
+            lines.update(range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[-1].lineno) + 1))
+    return frozenset(lines)
+
+
 def comprehension_spans(source: str) -> list[tuple[int, int, int, int]]:
     """(line, col, end line, end col) of every list, set and dict comprehension in `source`.
 

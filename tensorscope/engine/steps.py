@@ -71,7 +71,10 @@ class StepMaking:
         namespace: dict[str, Any] | None = None,
         exception: ExceptionInfo | None = None,
         stack: tuple[FrameInfo, ...] | None = None,
+        watched: bool = True,
     ) -> Step:
+        """The Step of a pause (or a recorded line); `watched`: with the watches evaluated (not for the lines
+        finish/continue run through)."""
         scope = namespace if namespace is not None else scope_of(frame) if frame else {}
         device_name = self._sim.device_name if self._sim is not None else None
         seen = collect(scope, self._stats, device_name, self._internal)
@@ -86,6 +89,11 @@ class StepMaking:
         depth = max(0, len(stack) - 1)
         if len(stack) > STACK_SHOWN:  # deep recursion: the outermost frame and the innermost ones
             stack = stack[:1] + stack[-(STACK_SHOWN - 1):]
+        reason, self._reason = self._reason, None
+        watches = ()
+        if watched and self._watches:
+            where = frame if frame is not None else namespace if namespace is not None else {}
+            watches = self._watch_values(where, self._step_count, max(0, len(stack) - 1))
         return Step(
             index=self._step_count,
             file=file,
@@ -108,6 +116,8 @@ class StepMaking:
             inference_mode=torch.is_inference_mode_enabled(),
             loss=loss,
             loss_name=loss_name,
+            watches=watches,
+            reason=reason,
         )
 
     def _end_step(self, namespace: dict[str, Any]) -> None:
