@@ -215,14 +215,15 @@ class Pausing:
             """The script's breakpoint(): a pause at its next line under `run`; nothing under check/trace."""
             session._break_called = session._interactive
 
-        self._hook = sys.breakpointhook
+        self._hook, self._our_hook = sys.breakpointhook, breakpointhook
         sys.breakpointhook = breakpointhook
 
     def _breakpoint_call_done(self) -> None:
         """The line that could call breakpoint() has run (or its frame left): the script's hook is back."""
         hook, self._hook = self._hook, None
-        if hook is not None and sys.breakpointhook is not hook:
+        if hook is not None and sys.breakpointhook is self._our_hook:  # (unless the line set its own)
             sys.breakpointhook = hook
+        self._our_hook = None
 
     def _prev_of(self, frame: types.FrameType, prev_line: int | None) -> tuple[str, int] | None:
         """What ran just before `frame`'s line: its previous line, or the caller's line that made the call."""

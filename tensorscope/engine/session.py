@@ -137,6 +137,7 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking, Evaluating):
         self._hook: Any = None
         """The script's sys.breakpointhook while ours stands in for it on a line that calls breakpoint()."""
         self._break_called = False
+        self._our_hook: Any = None
         self._stats = StatsCache()
         self._frame_infos: dict[tuple[str, int, str, int], FrameInfo] = {}
         self._frames: dict[tuple[FrameInfo, ...], tuple[FrameInfo, ...]] = {}
