@@ -297,6 +297,18 @@ class TestDataBreakpoints:
         assert d.step is not None and d.step.line == 4 and d.step.reason is not None
         assert (d.step.reason.kind, d.step.reason.subject) == ("nan", "b")
 
+    def test_set_while_paused_counts_the_line_about_to_run(self, drive):
+        d = drive(TRAIN, "continue", breakpoints=[10])
+        d.go("next")
+        d.go("next")
+        d.go("next")  # line 10 again: x is the first pass's
+        assert d.step is not None and d.step.line == 10
+        d.session.remove_breakpoint(10)
+        d.session.set_stop_on(["change:x"])
+        d.go("continue")
+        assert d.step is not None and d.step.line == 11 and d.step.reason is not None
+        assert (d.step.reason.kind, d.step.reason.subject, d.step.reason.detail) == ("changed", "x", "values")
+
     def test_bad_spec(self, write_script):
         with pytest.raises(ValueError, match="expected change:NAME"):
             Session(str(write_script("x = 1\n")), stop_on=["oops"])

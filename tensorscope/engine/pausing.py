@@ -63,7 +63,16 @@ class Pausing:
         from tensorscope.engine.databreaks import DataBreaks
 
         sim = self._sim
-        self._databreaks = DataBreaks(parsed, device_name=sim.device_name if sim is not None else None)
+        databreaks = DataBreaks(parsed, device_name=sim.device_name if sim is not None else None)
+        self._databreaks = databreaks
+        if self._paused is not None:  # set while paused: what the line about to run changes must count
+            self._request(lambda: self._baseline(databreaks))
+
+    def _baseline(self, databreaks: Any) -> None:
+        """On the script's thread, paused: the data breakpoints remember what the paused frame holds now."""
+        paused = self._paused
+        if paused is not None and not isinstance(paused.frames[-1], dict):
+            databreaks.check(paused.frames[-1], [])
 
     @property
     def stop_on(self) -> tuple[str, ...]:
