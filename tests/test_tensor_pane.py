@@ -143,12 +143,12 @@ async def test_narrow_pane_keeps_the_essential_columns_and_drops_grad() -> None:
             table.show(step(grad_tensor, loss), None)
             await pilot.pause()
             assert table.columns_shown == ESSENTIAL
-            assert sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width
+            assert table.table_width <= table.size.width
             assert "MeanBackward0" in shown_text(table)[1]
             await pilot.resize_terminal(120, 12)
             await wait_until(pilot, lambda t=table: "grad" in t.columns_shown, "the wide columns")
             assert "value" in table.columns_shown
-            assert table.ordered_columns[0].label.plain == words(lang)["col_name"]
+            assert table.columns[0].label.plain == words(lang)["col_name"]
 
 
 async def test_columns_shrink_again_when_long_previews_go_away() -> None:
@@ -161,7 +161,7 @@ async def test_columns_shrink_again_when_long_previews_go_away() -> None:
         table.show(step(tv("a", preview="7")), None)
         await pilot.pause()
         assert dict(table._columns_now)["value"] < wide == 26
-        assert table.columns[next(c.key for c in table.ordered_columns if c.key.value == "value")].width < 26
+        assert next(c.width for c in table.columns if c.key == "value") < 26
 
 
 async def test_enter_opens_the_rest_of_a_list_and_it_stays_open_across_steps() -> None:
@@ -253,8 +253,7 @@ async def test_the_app_at_80x24_and_120x40_in_both_languages() -> None:
             table = app.tensors
             assert set(ESSENTIAL) <= set(table.columns_shown)
             assert "grad" not in table.columns_shown
-            width = sum(c.get_render_width(table) for c in table.columns.values())
-            assert width <= table.scrollable_content_region.width
+            assert table.table_width <= table.scrollable_content_region.width
             assert any("MeanBackward0" in row for row in shown_text(table))
             await pilot.resize_terminal(120, 40)
             await wait_until(pilot, lambda t=app.tensors: "grad" in t.columns_shown, "the .grad column")

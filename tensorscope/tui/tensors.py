@@ -1,9 +1,10 @@
 """The Tensors pane: one row per tensor in scope (row key = its name), changed cells highlighted.
 
 What the rows are (aliases, folded lists, module groups, optimizers) is `tensor_rows.layout`; this widget
-draws them on Textual's public DataTable API, with column widths it sets itself: the name, shape, dtype,
-device and grad_fn columns stay on screen at any width, `grad?`, `.grad` and the values go first (the
-Inspector shows them), and columns shrink again when long texts go away.
+draws them on `line_table.LineTable` (Textual's line API: a row whose cells did not change is not drawn
+again, so a step redraws only the rows it changed), with column widths it sets itself: the name, shape,
+dtype, device and grad_fn columns stay on screen at any width, `grad?`, `.grad` and the values go first
+(the Inspector shows them), and columns shrink again when long texts go away.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from rich.style import Style as RichStyle
 from rich.text import Text
 from textual import events
 from textual.message import Message
-from textual.widgets import DataTable
 
 from tensorscope.diff import grad_text, value_text
 from tensorscope.model import Step, TensorView
+from tensorscope.tui.line_table import Column, LineTable
 from tensorscope.tui.tensor_rows import Folds, Row, layout, unique
 from tensorscope.tui.words import words
 
@@ -106,13 +107,13 @@ def fit_columns(natural: dict[str, int], room: int, pad: int,
     return tuple(widths.items())
 
 
-class TensorTable(DataTable[Text]):
+class TensorTable(LineTable):
     """Every tensor in scope at the Step on screen; cells that changed since the last pause stand out.
 
     Enter (or a click on the row under the cursor) opens or closes a module group or a folded list.
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+    COMPONENT_CLASSES: ClassVar[set[str]] = LineTable.COMPONENT_CLASSES | {
         "tensors--changed",
         "tensors--new",
         "tensors--device-cpu",
@@ -137,7 +138,7 @@ class TensorTable(DataTable[Text]):
         name: str
 
     def __init__(self, *, id: str | None = None, classes: str | None = None, lang: str = "en") -> None:
-        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        super().__init__(id=id, classes=classes)
         self.lang = lang
         self.folds = Folds()
         """The groups and lists the user opened; they stay open across steps."""
@@ -150,7 +151,9 @@ class TensorTable(DataTable[Text]):
         self._row_texts: dict[str, tuple[tuple[object, ...], dict[str, Text]]] = {}
         self._widths: dict[int, tuple[dict[str, Text], dict[str, int]]] = {}
         self._last: tuple[Step | None, Step | None, bool] = (None, None, False)
-        self._drawn: dict[str, dict[str, Text]] = {}
+        self._drawn: dict[str, tuple[dict[str, Text], tuple[Text, ...]]] = {}
+        """Each row's cells as drawn: the texts by column key, and in the order of the columns shown."""
+        self._memo: dict[tuple[str, bool], RichStyle] = {}
         self.changed: list[str] = []
         """Names of the tensors that are new or changed since the baseline, in table order."""
 
@@ -161,6 +164,12 @@ class TensorTable(DataTable[Text]):
             self._row_texts.clear()
             self._columns_now = ()
             self.redraw()
+
+    def set_title(self, title: str) -> None:
+        """The border's title. Setting `border_title` redraws the whole pane, even to the same words: a
+        title that did not change is left alone, so a step redraws only the rows it changed."""
+        if self.border_title != title:
+            self.border_title = title
 
     def redraw(self) -> None:
         """Draw the last Step again (after `folds` changed)."""
@@ -258,7 +267,7 @@ class TensorTable(DataTable[Text]):
     def on_click(self, event: events.Click) -> None:
         self.call_after_refresh(self._picked)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_line_table_row_selected(self, event: LineTable.RowSelected) -> None:
         """Enter, or a click on the row under the cursor: open or close a group or a folded list."""
         row = self.selected_row
         if row is not None and self.folds.toggle(row):
@@ -299,15 +308,20 @@ class TensorTable(DataTable[Text]):
         super().notify_style_update()
 
     def _style(self, component: str, background: bool = False) -> RichStyle:
-        """A component's colours blended on the table (theme colours may be translucent or `auto`)."""
-        full = self.get_component_rich_style(component)
-        if background:
-            return full
-        return RichStyle(color=full.color, bold=full.bold, italic=full.italic, reverse=full.reverse)
+        """A component's colours blended on the table (theme colours may be translucent or `auto`), looked
+        up once per `show` (a step that changes every parameter draws hundreds of rows)."""
+        hit = self._memo.get((component, background))
+        if hit is None:
+            full = self.get_component_rich_style(component)
+            hit = full if background else RichStyle(color=full.color, bold=full.bold, italic=full.italic,
+                                                    reverse=full.reverse)
+            self._memo[(component, background)] = hit
+        return hit
 
     def show(self, step: Step | None, baseline: Step | None, *, simulated: bool = False) -> None:
         """Show the tensors of `step`; highlight what differs from `baseline` (the last pause here)."""
         self._last = (step, baseline, simulated)
+        self._memo = {}
         w = words(self.lang)
         shown = layout(step, self.folds, words=w)
         base = {t.name: t for t in baseline.tensors} if baseline is not None else {}
@@ -319,7 +333,7 @@ class TensorTable(DataTable[Text]):
             bt = base.get(t.name)
             if bt is None and baseline is not None:
                 self.changed.append(t.name)
-            elif bt is not None and bt is not t and (
+            elif bt is not None and bt is not t and bt != t and (  # (a Step from the pipe: new, equal views)
                     bt.version != t.version or self._cells_of(bt, simulated) != self._cells_of(t, simulated)):
                 self.changed.append(t.name)
         is_changed = set(self.changed)
@@ -384,28 +398,28 @@ class TensorTable(DataTable[Text]):
         return out
 
     def _update_cells(self, rows: dict[str, dict[str, Text]]) -> None:
+        """The same rows in the same columns: the table redraws the rows whose cells changed."""
+        drawn = self._drawn
+        self._drawn = {}
+        keys = [key for key, _ in self._columns_now]
         for name, row in rows.items():
-            shown = self._drawn.get(name, {})
-            if shown is row:
-                continue
-            for key, _ in self._columns_now:
-                text = row[key]
-                old = shown.get(key)
-                if old is None or (old.plain, old.style, old.spans) != (text.plain, text.style, text.spans):
-                    self.update_cell(name, key, text)
-        self._drawn = rows
+            hit = drawn.get(name)
+            if hit is None or hit[0] is not row:
+                hit = (row, tuple(row[key] for key in keys))
+            self._drawn[name] = hit
+        self.set_rows([(name, hit[1]) for name, hit in self._drawn.items()])
 
     def _rebuild(self, order: list[str], rows: dict[str, dict[str, Text]]) -> None:
+        """New columns or other rows: everything is drawn again, the cursor stays on its row."""
         selected = self.selected_row.key if self.selected_row is not None else None
-        self.clear(columns=True)
         self._columns_now = self._layout()
-        for key, width in self._columns_now:
-            self.add_column(self._label(key), width=width, key=key)
-        for name in order:
-            self.add_row(*(rows[name][key] for key, _ in self._columns_now), key=name)
+        self.set_columns([Column(key, Text.from_markup(self._label(key)), width)
+                          for key, width in self._columns_now])
+        self.reset_view()
         self._order = order
-        self._drawn = rows
+        self._drawn = {}
+        self._update_cells(rows)
         if selected is not None and selected not in rows:  # folded away: the group that holds it
             selected = next((r.key for r in self.rows_shown if selected in r.members), None)
         if selected in rows:
-            self.move_cursor(row=order.index(selected), animate=False)
+            self.move_cursor(row=order.index(selected))
