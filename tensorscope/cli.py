@@ -53,9 +53,55 @@ def _load_trace(path: str) -> Any:
     sys.exit(EXIT_CANNOT_RUN)
 
 
+def _breaks(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Any, ...]:
+    """--break values as `cli_options.Break`s (a condition that does not compile: a usage error)."""
+    from tensorscope.cli_options import parse_break
+
+    try:
+        return tuple(parse_break(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _break_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--break", "breaks", multiple=True, type=int, metavar="LINE",
-                        help="Breakpoint at this line of the script (repeatable).")(f)
+    return click.option("--break", "breaks", multiple=True, metavar="LINE[:COND]", callback=_breaks,
+                        help="Breakpoint at this line of the script; with :COND (30:epoch==3) it pauses "
+                             "only when the condition is true (repeatable).")(f)
+
+
+def _stop_ons(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from tensorscope.cli_options import parse_stop_on
+
+    try:
+        return parse_stop_on(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _debug_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--stop-on (data breakpoints) and the hidden --no-eval (what `serve` passes without --allow-eval)."""
+    f = click.option("--no-eval", "no_eval", is_flag=True, hidden=True,
+                     help="Refuse evaluation, watches and conditions (serve without --allow-eval).")(f)
+    return click.option(
+        "--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons,
+        help="Data breakpoint (repeatable): grad:NAME (its .grad is written or zeroed), change:NAME (its "
+             "value, shape, dtype, device or requires_grad changes), nan (a tensor becomes NaN/Inf), "
+             "flag:CODE (a flag is raised).")(f)
+
+
+def _watches(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """--watch expressions, each checked to be an expression."""
+    from tensorscope.cli_options import compile_error
+
+    for value in values:
+        error = compile_error(value, "watch")
+        if error is not None:
+            raise click.BadParameter(error)
+    return tuple(v.strip() for v in values)
+
+
+def _conditions(breaks: tuple[Any, ...]) -> dict[int, str]:
+    return {b.line: b.condition for b in breaks if b.condition is not None}
 
 
 def _lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -153,9 +199,11 @@ def main() -> None:
 @_script_options
 @_lang_option
 @_break_option
+@_debug_options
 @_autoplay_option
 def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
-        lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
+        lang: str, breaks: tuple[Any, ...], stop_on: tuple[str, ...], no_eval: bool,
+        autoplay: float | None) -> None:
     """Open the step-debugger on SCRIPT."""
     target = _load(script, args)
     from tensorscope.engine.process import warm_up
@@ -166,8 +214,9 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
     except ImportError as exc:
         click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    app = TensorScopeApp(target, lang=lang, breakpoints=breaks, trace_modules=trace_modules,
-                         simulate_cuda=simulate_cuda, autoplay=autoplay)
+    app = TensorScopeApp(target, lang=lang, breakpoints=[b.line for b in breaks], trace_modules=trace_modules,
+                         simulate_cuda=simulate_cuda, autoplay=autoplay, conditions=_conditions(breaks),
+                         stop_on=stop_on, allow_eval=not no_eval)
     app.run()
 
 
@@ -175,8 +224,10 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
 @click.argument("trace_file", metavar="TRACE", type=click.Path(dir_okay=False))
 @_lang_option
 @_break_option
+@_debug_options
 @_autoplay_option
-def replay(trace_file: str, lang: str, breaks: tuple[int, ...], autoplay: float | None) -> None:
+def replay(trace_file: str, lang: str, breaks: tuple[Any, ...], stop_on: tuple[str, ...], no_eval: bool,
+           autoplay: float | None) -> None:
     """Open the step-debugger on a recorded run (`tensorscope trace SCRIPT -o TRACE.json`).
 
     Nothing is run and the script need not be here: the trace carries its source, every step and flag.
@@ -187,7 +238,8 @@ def replay(trace_file: str, lang: str, breaks: tuple[int, ...], autoplay: float 
     except ImportError as exc:
         click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    TensorScopeApp.from_trace(recorded, lang=lang, breakpoints=breaks, autoplay=autoplay).run()
+    TensorScopeApp(recorded, lang=lang, breakpoints=[b.line for b in breaks], autoplay=autoplay,
+                   conditions=_conditions(breaks), stop_on=stop_on, allow_eval=not no_eval).run()
 
 
 @main.command()
@@ -199,19 +251,29 @@ def replay(trace_file: str, lang: str, breaks: tuple[int, ...], autoplay: float 
               help="Address to listen on (0.0.0.0: every network interface, e.g. for a classroom).")
 @_lang_option
 @_break_option
+@click.option("--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons,
+              help="Data breakpoint in every tab (repeatable): grad:NAME, change:NAME, nan, flag:CODE.")
+@click.option("--allow-eval", is_flag=True,
+              help="Let the browsers evaluate expressions, run statements, watch and set conditions: code "
+                   "that runs on this machine. Off by default.")
 @_autoplay_option
 @click.option("--simulate-cuda", is_flag=True,
               help="Behave as a 1-GPU machine while the data stays on the CPU.")
 @click.option("--trace", "trace_modules", multiple=True, metavar="MODULE",
               help="Also step through this module of yours (repeatable).")
-def serve(script: str, args: tuple[str, ...], port: int, host: str, lang: str, breaks: tuple[int, ...],
-          autoplay: float | None, simulate_cuda: bool, trace_modules: tuple[str, ...]) -> None:
+def serve(script: str, args: tuple[str, ...], port: int, host: str, lang: str, breaks: tuple[Any, ...],
+          stop_on: tuple[str, ...], allow_eval: bool, autoplay: float | None, simulate_cuda: bool,
+          trace_modules: tuple[str, ...]) -> None:
     """Serve the step-debugger on SCRIPT (or a recorded TRACE.json) to web browsers.
 
     Every browser tab gets its own run. Open http://HOST:PORT/ ; stop the server with Ctrl+C.
     """
-    from tensorscope.serve import app_command, is_trace_file
+    from tensorscope.serve import app_command, eval_notice, is_trace_file
 
+    conditional = [str(b) for b in breaks if b.condition is not None]
+    if conditional and not allow_eval:
+        raise click.UsageError(f"--break {conditional[0]}: a condition is code run on this machine; serve "
+                               "evaluates conditions only with --allow-eval")
     if is_trace_file(script):
         recorded = _load_trace(script)
         title = f"tensorscope · {recorded.script}"
@@ -219,7 +281,11 @@ def serve(script: str, args: tuple[str, ...], port: int, host: str, lang: str, b
         _check_simulate_cuda(simulate_cuda)
         title = f"tensorscope · {_load(script, args).display}"
     command = app_command(script, args, lang=lang, autoplay=autoplay, simulate_cuda=simulate_cuda,
-                          trace_modules=trace_modules, breaks=breaks)
+                          trace_modules=trace_modules, breaks=[str(b) for b in breaks], stop_on=stop_on,
+                          allow_eval=allow_eval)
+    notice = eval_notice(host, port, allow_eval)
+    if notice:
+        click.echo(notice, err=True)
     try:
         from tensorscope.serve import make_server
 
@@ -245,15 +311,18 @@ def serve(script: str, args: tuple[str, ...], port: int, host: str, lang: str, b
               help="Stop after this many steps (the trace says so).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Stop the script after this long (the trace so far is kept).")
+@click.option("--watch", "watches", multiple=True, metavar="EXPR", callback=_watches,
+              help="Evaluate EXPR at every step and print its value under it (repeatable): w.grad, "
+                   "loss.item().")
 def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
           lang: str, as_json: bool, output: str | None, max_steps: int | None,
-          timeout: float | None) -> None:
+          timeout: float | None, watches: tuple[str, ...]) -> None:
     """Run SCRIPT headless and report every step: line, tensors changed, output, flags."""
     from tensorscope.report import ending, trace_report
 
     target = _load(script, args)
     result = _run_engine(target, "record", timeout, trace_modules=trace_modules, max_steps=max_steps,
-                         simulate_cuda=simulate_cuda)
+                         simulate_cuda=simulate_cuda, watches=watches)
     if as_json or (output and output.endswith(".json")):
         text = result.to_json(indent=1) + "\n"
     else:
@@ -315,9 +384,12 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
 @click.option("--press", "keys", multiple=True, metavar="KEYS",
               help="Then press these keys (Textual names, comma- or space-separated: left,question_mark).")
 @_break_option
+@click.option("--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons,
+              help="Data breakpoint (repeatable), as for `run`: grad:NAME, change:NAME, nan, flag:CODE.")
 def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
                lang: str, output: str, size: str, steps: int | None, until_line: int | None,
-               until_flag: str | None, keys: tuple[str, ...], breaks: tuple[int, ...]) -> None:
+               until_flag: str | None, keys: tuple[str, ...], breaks: tuple[Any, ...],
+               stop_on: tuple[str, ...]) -> None:
     """Save the step-debugger's screen on SCRIPT as an SVG, after the given steps and keys."""
     if sum(x is not None for x in (steps, until_line, until_flag)) > 1:
         raise click.UsageError("use only one of --steps, --until-line and --until-flag")
@@ -338,7 +410,8 @@ def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...
     from tensorscope.screenshot import DriveError, make_app, take
 
     _check_simulate_cuda(simulate_cuda)
-    app = make_app(_load(script, args), lang=lang, simulate_cuda=simulate_cuda, breakpoints=breaks,
+    app = make_app(_load(script, args), lang=lang, simulate_cuda=simulate_cuda,
+                   breakpoints=[b.line for b in breaks], conditions=_conditions(breaks), stop_on=stop_on,
                    trace_modules=trace_modules)
     try:
         svg = take(app, width_height, steps=steps, until_line=until_line, until_flag=until_flag, press=keys)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from tensorscope import i18n
 from tensorscope.diff import Change, diff_steps, is_yield
 from tensorscope.explain.catalogue import flag_text
-from tensorscope.model import Flag, RaisedInfo, Step, Trace
+from tensorscope.model import Evaluation, Flag, RaisedInfo, Step, Trace
 from tensorscope.optim_diff import optimizer_notes
 
 SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
@@ -98,9 +98,28 @@ def trace_report(trace: Trace, lang: str = "en") -> str:
         out.extend(f"         ! {shown_safely(line)}" for line in _lines(step.stderr))
         for flag in step.flags:
             out.extend("         " + s for s in format_flag(flag, lang))
+        for watch in step.watches:
+            out.extend("         " + s for s in watch_lines(watch, lang))
         prev = step
     out.append(ending(trace, lang))
     return "\n".join(out) + "\n"
+
+
+def watch_lines(ev: Evaluation, lang: str = "en") -> list[str]:
+    """A watched expression's value at a step (`trace --watch`): `◇ w.grad = tensor([...])`, its error, or
+    why it was not evaluated; a value of several lines keeps them, indented under the first."""
+    w = i18n.table(lang, "report")
+    if ev.kind in ("error",):
+        return [w["watch_error"].format(source=ev.source, error=shown_safely(ev.text))]
+    if ev.kind in ("timeout", "refused"):
+        return [w["watch_stopped"].format(source=ev.source, why=shown_safely(ev.text))]
+    value = ev.text
+    if not value and ev.tensor is not None:
+        t = ev.tensor
+        value = f"{t.shape_text} {t.dtype} {t.device}" + (f" {t.preview}" if t.preview else "")
+    first, *rest = [shown_safely(line) for line in (value or "").split("\n")] or [""]
+    head = w["watch_value"].format(source=ev.source, value=first)
+    return [head, *("    " + line for line in rest)]
 
 
 def _scope_notes(prev: Step | None, step: Step, lang: str) -> list[str]:

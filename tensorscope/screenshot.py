@@ -58,13 +58,14 @@ def parse_size(spec: str) -> tuple[int, int]:
 
 def make_app(script: str | ScriptTarget, args: Sequence[str] = (), *, lang: str = "en",
              simulate_cuda: bool = False, breakpoints: Iterable[int] = (),
-             trace_modules: Iterable[str] = ()) -> TensorScopeApp:
+             trace_modules: Iterable[str] = (), conditions: dict[int, str] | None = None,
+             stop_on: Iterable[str] = ()) -> TensorScopeApp:
     """The app `tensorscope run` would open, with the script shown by a machine-independent name."""
     target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script, list(args))
     if Path(target.display).is_absolute():  # a script outside the cwd: its name alone, no home folder
         target = dataclasses.replace(target, display=Path(target.display).name)
     app = TensorScopeApp(target, lang=lang, simulate_cuda=simulate_cuda, breakpoints=tuple(breakpoints),
-                         trace_modules=tuple(trace_modules))
+                         trace_modules=tuple(trace_modules), conditions=conditions, stop_on=tuple(stop_on))
     app.title = TITLE  # the SVG's window title
     return app
 

@@ -20,14 +20,20 @@ def is_trace_file(spec: str) -> bool:
 
 def app_command(spec: str, args: Iterable[str] = (), *, lang: str = "en", autoplay: float | None = None,
                 simulate_cuda: bool = False, trace_modules: Iterable[str] = (),
-                breaks: Iterable[int] = ()) -> list[str]:
-    """The command line each browser session runs: `tensorscope run` on a script, `replay` on a trace."""
+                breaks: Iterable[int | str] = (), stop_on: Iterable[str] = (),
+                allow_eval: bool = False) -> list[str]:
+    """The command line each browser session runs: `tensorscope run` on a script, `replay` on a trace.
+    Without `allow_eval` it carries `--no-eval`: the browser cannot evaluate, watch or set conditions."""
     replay = is_trace_file(spec)
     cmd = [sys.executable, "-m", "tensorscope", "replay" if replay else "run", spec, "--lang", lang]
     if autoplay is not None:
         cmd += ["--autoplay", f"{autoplay:g}"]
     for line in breaks:
         cmd += ["--break", str(line)]
+    for stop in stop_on:
+        cmd += ["--stop-on", stop]
+    if not allow_eval:
+        cmd.append("--no-eval")
     if not replay:
         if simulate_cuda:
             cmd.append("--simulate-cuda")
@@ -37,6 +43,25 @@ def app_command(spec: str, args: Iterable[str] = (), *, lang: str = "en", autopl
         if args:
             cmd += ["--", *args]
     return cmd
+
+
+def eval_notice(host: str, port: int, allow_eval: bool) -> str:
+    """What `serve` says at start-up about running code: a plain warning when every browser on the
+    network can run code here (--allow-eval on a non-loopback address); empty when nothing needs saying."""
+    from tensorscope.cli_options import is_loopback
+
+    if not allow_eval:
+        if is_loopback(host):
+            return ""
+        return (f"tensorscope: serving on {host}:{port} to every machine that can reach it; evaluation, "
+                "watches and conditions are off (--allow-eval would let every browser run code here).")
+    if is_loopback(host):
+        return ("tensorscope: --allow-eval: a browser on this machine can run Python code here, as "
+                "the user running tensorscope.")
+    return (f"tensorscope: WARNING: --allow-eval on {host}:{port}: every browser that connects can run "
+            "any Python code on this machine, as the user running tensorscope (read and delete files, "
+            "start programs). Serve on 127.0.0.1, or leave out --allow-eval, unless you trust every "
+            "machine that can reach this address.")
 
 
 def make_server(command: list[str], host: str, port: int, title: str) -> Any:

@@ -49,8 +49,9 @@ def test_a_moved_name_is_one_object_wherever_it_is_imported_from() -> None:
 
 
 def test_the_session_is_made_of_its_parts() -> None:
-    """One Session class, its parts one idea per module (pausing, running, events, raising, steps)."""
+    """One Session class, its parts one idea per module (pausing, running, events, raising, steps,
+    evaluating)."""
     from tensorscope.engine.session import Session
 
     parts = {cls.__module__.rsplit(".", 1)[1] for cls in Session.__mro__[1:-1]}
-    assert parts == {"pausing", "running", "events", "raising", "steps"}
+    assert parts == {"pausing", "running", "events", "raising", "steps", "evaluating"}

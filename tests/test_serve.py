@@ -197,4 +197,5 @@ def test_each_tab_runs_the_same_tensorscope():
     """Every browser session runs this interpreter's tensorscope: run on a script, replay on a trace."""
     cmd = app_command("linreg", ["--epochs", "2"], lang="zh", autoplay=1.5, breaks=[28])
     assert cmd[:5] == [sys.executable, "-m", "tensorscope", "run", "linreg"]
-    assert cmd[5:] == ["--lang", "zh", "--autoplay", "1.5", "--break", "28", "--", "--epochs", "2"]
+    assert cmd[5:] == ["--lang", "zh", "--autoplay", "1.5", "--break", "28", "--no-eval",
+                       "--", "--epochs", "2"]

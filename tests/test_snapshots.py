@@ -163,6 +163,8 @@ class TestScreenshotCommand:
         "shape_mismatch": "✖ error · shape-mismatch",
         "step_back": "history 12/13",
         "help": "tensorscope keys",
+        "evaluation": "loss.item() =",
+        "data-breakpoint": "paused: w.grad changed (written)",
     }
     """A phrase each screenshot must show: the thing the README says it shows."""
 

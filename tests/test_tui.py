@@ -65,7 +65,7 @@ async def press(pilot, app: TensorScopeApp, key: str) -> Step:
 
 def table_row(app: TensorScopeApp, name: str) -> dict[str, str]:
     table = app.tensors
-    keys = [str(c.key.value) for c in table.ordered_columns]
+    keys = [c.key for c in table.columns]
     return dict(zip(keys, (cell.plain for cell in table.get_row(name)), strict=True))
 
 
@@ -134,7 +134,7 @@ class TestHistory:
             earlier = recorded[-2]
             assert app.current_step is earlier
             assert app.source.next_line == earlier.line
-            assert [k.value for k in app.tensors.rows] == [t.name for t in earlier.tensors]
+            assert app.tensors.row_keys == [t.name for t in earlier.tensors]
             for t in earlier.tensors:
                 shown = table_row(app, t.name)
                 assert shown == {k: v for k, v in cells(t).items() if k in shown}
@@ -170,7 +170,7 @@ class TestBreakpoints:
             app.source.focus()
             for _ in range(5):  # cursor follows ▶ (line 9): down to line 14
                 await pilot.press("down")
-            await pilot.press("b")
+            await pilot.press("b", "enter")  # (enter: no condition)
             assert (app.source.file, 14) in app.runner.breakpoints
             assert (await press(pilot, app, "c")).line == 14
             # the click: line 16's number, in the gutter (source scrolled to top: row = line - 1)
@@ -181,7 +181,7 @@ class TestBreakpoints:
             assert 16 in app.source.breakpoints
             assert (await press(pilot, app, "c")).line == 16
             await pilot.press("b")  # cursor is on ▶ = 16: clears it
-            await pilot.press("b")  # and sets it again
+            await pilot.press("b", "enter")  # and sets it again (no condition)
             await pilot.press("b")
             assert (app.source.file, 16) not in app.runner.breakpoints
             assert (await press(pilot, app, "c")).line == 9  # next epoch
@@ -419,7 +419,7 @@ class TestScreen:
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot, app)
             assert "已暂停" in str(app.query_one("#status").render())
-            labels = [str(c.label) for c in app.tensors.ordered_columns]
+            labels = [str(c.label) for c in app.tensors.columns]
             assert labels[:2] == ["名称", "形状"] and "grad_fn" in labels  # PyTorch's own words stay
             titles = [c.title for c in app.get_system_commands(app.screen)]
             assert {"下一行", "步入", "继续", "重新运行", "设置/取消断点"} <= set(titles)
@@ -431,7 +431,7 @@ class TestScreen:
             assert type(app.screen).__name__ != "HelpScreen"
             app.action_toggle_language()
             assert "paused" in str(app.query_one("#status").render())
-            assert [str(c.label) for c in app.tensors.ordered_columns][:2] == ["name", "shape"]
+            assert [str(c.label) for c in app.tensors.columns][:2] == ["name", "shape"]
 
 
 class TestWords:

@@ -20,6 +20,9 @@ SHOTS: dict[str, str] = {
     "shape_mismatch": "shape_mismatch --until-flag shape-mismatch",
     "step_back": "linreg --until-line 30 --press left",
     "help": "linreg --press question_mark",
+    "evaluation": "linreg --until-line 30 --press W,l,o,s,s,full_stop,i,t,e,m,left_parenthesis,"
+                  "right_parenthesis,enter,w,full_stop,g,r,a,d,enter",
+    "data-breakpoint": "linreg --stop-on grad:w --press c",
 }
 """Each SVG under screenshots/ and the `tensorscope screenshot` arguments that make it (`-o` added)."""
 

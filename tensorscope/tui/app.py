@@ -17,8 +17,11 @@ from tensorscope.engine import Command, ScriptTarget
 from tensorscope.lessons import script_doc
 from tensorscope.model import Flag, Trace
 from tensorscope.tui.app_actions import KeyActions
+from tensorscope.tui.app_breaks import BreakActions, Conditions
+from tensorscope.tui.app_eval import EvalActions
 from tensorscope.tui.app_run import INTRO_SECONDS
 from tensorscope.tui.app_view import END_STATES
+from tensorscope.tui.evaluation import EvaluationPane
 from tensorscope.tui.flags import FlagList
 from tensorscope.tui.history import History
 from tensorscope.tui.inspector import Inspector
@@ -26,17 +29,19 @@ from tensorscope.tui.keys import NARROW_FOOTER, MainScreen, footer_binding
 from tensorscope.tui.narration import Narration
 from tensorscope.tui.nextline import NextLine
 from tensorscope.tui.output import OutputPane
+from tensorscope.tui.prompt import EvalPrompt
 from tensorscope.tui.replay import ReplayRunner, replay_target
 from tensorscope.tui.runner import Runner
 from tensorscope.tui.source import SourceView
 from tensorscope.tui.status import StatusBar
 from tensorscope.tui.tensors import TensorTable
+from tensorscope.tui.watches import WatchList
 from tensorscope.tui.words import words
 
 __all__ = ["END_STATES", "INTRO_SECONDS", "NARROW_FOOTER", "TensorScopeApp"]
 
 
-class TensorScopeApp(KeyActions):
+class TensorScopeApp(BreakActions, EvalActions, KeyActions):
     """Step through a PyTorch script and watch every tensor, with the classic mistakes explained."""
 
     CSS_PATH = "app.tcss"
@@ -60,6 +65,13 @@ class TensorScopeApp(KeyActions):
         Binding("q", "quit", "quit"),
         Binding("ctrl+c", "interrupt", "interrupt", show=False, priority=True),
         Binding("m", "maximize_source", "maximize source", show=False),
+        Binding("g", "run_to", "run to cursor", show=False),
+        Binding("w", "data_breakpoint", "data breakpoint", show=False),
+        Binding("colon", "evaluate", "evaluate", show=False),
+        Binding("W", "watch", "watch", show=False),
+        Binding("u", "frame_up", "up the stack", show=False),
+        Binding("d", "frame_down", "down the stack", show=False),
+        Binding("ctrl+s", "save_trace", "save trace", show=False),
     ]
 
     def __init__(
@@ -71,6 +83,9 @@ class TensorScopeApp(KeyActions):
         breakpoints: Iterable[int | tuple[str, int]] = (),
         trace_modules: Iterable[str] = (),
         autoplay: float | None = None,
+        allow_eval: bool = True,
+        conditions: Conditions | None = None,
+        stop_on: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.lang = lang
@@ -82,7 +97,11 @@ class TensorScopeApp(KeyActions):
         else:
             self.target = script if isinstance(script, ScriptTarget) else ScriptTarget.load(script)
             self.simulated = simulate_cuda
-            self.runner = Runner(self.target, self, trace_modules=trace_modules, simulate_cuda=self.simulated)
+            self.runner = Runner(self.target, self, trace_modules=trace_modules, simulate_cuda=self.simulated,
+                                 allow_eval=allow_eval)
+        self.allow_eval = allow_eval
+        """False: the prompt, watches and statements are off (`serve` without --allow-eval)."""
+        self._init_breaks(conditions, stop_on)  # (app_breaks: conditions and data breakpoints)
         self.autoplay = autoplay
         """Seconds between the lines the app runs by itself (None: only on key presses)."""
         self.autoplaying = autoplay is not None
@@ -114,6 +133,12 @@ class TensorScopeApp(KeyActions):
         if isinstance(script, Trace):
             self._sources.update({file: list(lines) for file, lines in script.sources.items()})
         self._narrow_footer = False
+        self._frame: int | None = None
+        self._framed = None
+        self._watched_now = None
+        self._evaluations = []
+        self._waiting = []
+        self._ended_trace = None
         """Whether the footer leaves out the keys the help lists (below NARROW_FOOTER columns)."""
 
     @classmethod
@@ -146,6 +171,8 @@ class TensorScopeApp(KeyActions):
                 tensors = TensorTable(id="tensors", lang=self.lang)
                 tensors.border_title = w["tensors"]
                 yield tensors
+                yield WatchList(id="watches")
+                yield EvaluationPane(id="evaluation")
                 inspector = Inspector(id="inspector")
                 inspector.border_title = w["inspector"]
                 yield inspector
@@ -156,6 +183,7 @@ class TensorScopeApp(KeyActions):
             output = OutputPane(id="output")
             output.border_title = w["output"]
             yield output
+        yield EvalPrompt(id="prompt")
         yield Footer()
 
     # --- the run ----------------------------------------------------------------------------------
@@ -190,6 +218,12 @@ class TensorScopeApp(KeyActions):
         self._stdin_seen = 0
         self._queued.clear()
         self._watch = None
+        self._frame = self._framed = self._watched_now = self._ended_trace = None
+        self._evaluations = []
+        self._waiting = []
+        if self._drawn:
+            self._show_watches()
+            self._show_evaluations()
         try:
             self._live = self.runner.start()
         except Exception as exc:  # e.g. --simulate-cuda on a machine that has CUDA

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from textual import on
 from textual.app import SystemCommand
 from textual.screen import Screen
+from textual.widgets import Input
 
 from tensorscope.lessons import reflow, translated
 from tensorscope.tui.app_run import RunControl
@@ -149,7 +150,7 @@ class KeyActions(RunControl):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("back", "forward", "plot"):  # ← → belong to text inputs in other screens
-            return self.screen is self.screen_stack[0]
+            return self.screen is self.screen_stack[0] and not isinstance(self.focused, Input)
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

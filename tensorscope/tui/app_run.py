@@ -33,6 +33,7 @@ class RunControl(ScreenView):
         self.history.append(message.step)
         if follow:
             self.history.go_last()
+        self._frame = self._framed = self._watched_now = None  # a new pause: its own frame, its own watches
         event = message.step.event
         self.state = "exception" if event == "exception" else "finished" if event == "end" else "paused"
         if self.autoplaying and any(f.severity in ("warning", "error") for f in message.step.flags):
@@ -60,6 +61,8 @@ class RunControl(ScreenView):
         if message.run != self._live or not self.is_running:  # (a run that ends as the app closes)
             return
         trace = message.trace
+        self._ended_trace = trace
+        self._frame = self._framed = None  # (the frames are gone)
         self.exit_code = trace.exit_code
         self._queued.clear()
         self.state = trace.end_reason

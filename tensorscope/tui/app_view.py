@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.cells import cell_len, chop_cells
 from textual.app import App
+from textual.content import Content
 from textual.reactive import var
 
 from tensorscope.engine import Command, ScriptTarget
 from tensorscope.lessons import first_line, translated
-from tensorscope.model import Flag, Step
+from tensorscope.model import Evaluation, Flag, Step, Trace
 from tensorscope.optim_diff import chosen_optimizer, last_change
+from tensorscope.tui.evaluation import EvaluationPane
 from tensorscope.tui.flags import FlagList
 from tensorscope.tui.history import History
 from tensorscope.tui.inspector import Inspector
@@ -21,11 +25,13 @@ from tensorscope.tui.narration import Narration
 from tensorscope.tui.nextline import NextLine
 from tensorscope.tui.output import OutputPane
 from tensorscope.tui.plot import PlotScreen
+from tensorscope.tui.reasons import reason_text
 from tensorscope.tui.replay import ReplayRunner
 from tensorscope.tui.runner import Runner
 from tensorscope.tui.source import SourceView
 from tensorscope.tui.status import StatusBar, status_content
 from tensorscope.tui.tensors import TensorTable
+from tensorscope.tui.watches import WatchList
 from tensorscope.tui.words import words
 
 END_STATES = {"finished", "exception", "exit", "stopped", "max-steps", "timeout"}
@@ -61,6 +67,15 @@ class ScreenView(App[None]):
     _queued: deque[Command]
     _hinted: dict[str, float]
     _sources: dict[str, list[str]]
+    _frame: int | None
+    """The frame chosen with u/d: an index into the paused Step's stack (None: the innermost)."""
+    _framed: Step | None
+    """The paused Step re-made for that frame (None until the engine sends it)."""
+    _watched_now: tuple[int, tuple[Evaluation, ...]] | None
+    """The watches evaluated again after they changed: (Step.index, values)."""
+    _evaluations: list[Evaluation]
+    _waiting: list[str]
+    _ended_trace: Trace | None
 
     def watch_lang(self) -> None:
         """The status line and the footer's keys in the new language."""
@@ -130,28 +145,73 @@ class ScreenView(App[None]):
                          breakpoints={ln for f, ln in self.runner.breakpoints if f == file}, flag_lines={})
         self.query_one(NextLine).show_step(None, "")
 
+    def _shown_step(self) -> Step | None:
+        """The Step on screen as the chosen frame sees it (u/d), at the live pause; else `history.current`."""
+        step = self.history.current
+        framed = self._framed
+        if step is None or framed is None or not self.history.at_end or framed.index != step.index:
+            return step
+        index = framed.selected
+        if index is None or not 0 <= index < len(framed.stack) - 1:
+            return framed
+        frame = framed.stack[index]  # the caller's line: where it waits for the call to return
+        return dataclasses.replace(framed, file=frame.file, line=frame.line, function=frame.function,
+                                   event="line", prev_line=None, prev_file=None)
+
     def _show_step(self) -> None:
         """Every pane from the Step on screen."""
-        step = self.history.current
+        step = self._shown_step()
         if step is None:
             self._show_status()
             return
+        framed = step is not self.history.current
         self._show_source(step)
         lines = self._source_lines(step.file)
         code = lines[step.line - 1] if 0 < step.line <= len(lines) else ""
         self.query_one(NextLine).show_step(step, code, self.lang)
-        self.tensors.show(step, self.history.baseline(), simulated=self.simulated)
+        self.tensors.show(step, None if framed else self.history.baseline(), simulated=self.simulated)
         flags = self.history.flags()
         self.flags.show(flags, self.lang)
         w = words(self.lang)
-        self.tensors.border_title = f"{w['tensors']} · {len(step.tensors)}"
+        self.tensors.set_title(f"{w['tensors']} · {len(step.tensors)}")
         self.flags.border_title = f"{w['flags']} · {len(flags)}" if flags else w["flags"]
         self.output.show(self.history.output())
         self._show_plot()
         self._show_narration(step)
         self._show_inspector()
+        self._show_watches()
+        self._show_evaluations()
         self._check_stdin()
         self._show_status()
+
+    def _show_watches(self) -> None:
+        """The watch rows, as evaluated at the pause on screen."""
+        if not self._drawn:
+            return
+        step = self._shown_step()
+        values = step.watches if step is not None else ()
+        now = self._watched_now if step is self.history.current else None
+        if now is not None and step is not None and now[0] == step.index and self.history.at_end:
+            values = now[1]
+        exprs = list(self.runner.watches) if isinstance(self.runner, Runner) else [ev.source for ev in values]
+        pane = self.query_one("#watches", WatchList)
+        pane.show(exprs, values, self.lang, self.simulated)
+        pane.border_title = words(self.lang)["watches"]
+
+    def _show_evaluations(self) -> None:
+        """The Evaluation pane: this run's evaluations (a replay: those recorded up to the Step on screen)."""
+        if not self._drawn:
+            return
+        if isinstance(self.runner, ReplayRunner):
+            step = self.history.current
+            at = step.index if step is not None else -1
+            shown = [ev for ev in self.runner.trace.evaluations if ev.step <= at]
+        else:
+            shown = self._evaluations
+        pane = self.query_one("#evaluation", EvaluationPane)
+        pane.show(shown, self._waiting, self.lang, self.simulated)
+        pane.border_title = words(self.lang)["evaluation"]
+        self.query_one("#right").set_class(bool(shown or self._waiting), "-evals")
 
     def _show_source(self, step: Step) -> None:
         file = step.file
@@ -173,7 +233,7 @@ class ScreenView(App[None]):
         self.query_one("#right").set_class(explaining, "-explaining")
 
     def _pick_inspector(self) -> None:
-        step = self.history.current
+        step = self._shown_step()
         inspector = self.inspector
         if step is None:
             return
@@ -217,14 +277,38 @@ class ScreenView(App[None]):
 
     def _show_status(self) -> None:
         total = len(self.history)
+        lead = self._status_lead()
+        most = max(20, (self.size.width - 2) // 2)  # the lead leaves the line's other half to where it is
+        if cell_len(lead) > most:
+            lead = chop_cells(lead, most - 1)[0] + "…"
+        room = cell_len(lead) + 3 if lead else 0
         status = status_content(
-            self.target.display, self.history.current, self.state, lang=self.lang, simulated=self.simulated,
+            self.target.display, self._shown_step(), self.state, lang=self.lang, simulated=self.simulated,
             position=total if self._watching else self.history.index + 1, total=total,
             exit_code=self.exit_code,
-            width=self.size.width - 2,
+            width=max(1, self.size.width - 2 - room),
             autoplay=None if self.state in END_STATES else self.autoplay, autoplay_on=self.autoplaying,
         )
+        if lead:
+            status = Content.assemble((lead, "bold $text-warning"), (" · ", "$text-muted"), status)
         self.query_one(StatusBar).update(status, layout=False)  # one line, always
+
+    def _status_lead(self) -> str:
+        """What the status line says first: the frame chosen with u/d and why the run paused here."""
+        step = self.history.current
+        if step is None:
+            return ""
+        parts = []
+        if self._frame is not None and self.history.at_end and len(step.stack) > 1:
+            frame = step.stack[self._frame] if self._frame < len(step.stack) else None
+            number = len(step.stack) - self._frame
+            parts.append(words(self.lang)["frame_at"].format(
+                n=number, total=len(step.stack), function=frame.function if frame else "?"))
+        plain = step.reason is not None and step.reason.kind == "breakpoint" and not step.reason.subject
+        reason = "" if plain else reason_text(step.reason, step, self.lang)  # (a plain one: the ● says it)
+        if reason:
+            parts.append(reason)
+        return " · ".join(parts)
 
     def _hint(self, key: str, timeout: float) -> None:
         """A short notice, shown once however fast the key that causes it repeats."""

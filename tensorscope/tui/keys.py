@@ -19,7 +19,9 @@ NARROW_HIDDEN = frozenset({"back", "forward", "finish", "breakpoint", "restart",
 KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue": "k_continue",
              "back": "k_back", "forward": "k_forward", "breakpoint": "k_breakpoint", "restart": "k_restart",
              "help": "k_help", "quit": "k_quit", "plot": "k_plot", "space": "k_autoplay",
-             "command_palette": "k_palette"}
+             "command_palette": "k_palette", "evaluate": "k_evaluate", "watch": "k_watch",
+             "frame_up": "k_frame_up", "frame_down": "k_frame_down", "save_trace": "k_save",
+             "close": "k_close", "complete": "k_complete"}
 """Action → the words key of its Footer description."""
 
 

@@ -14,7 +14,7 @@ from textual.message_pump import MessagePump
 
 from tensorscope.engine import Command, ScriptTarget
 from tensorscope.engine.process import EngineProcess, RunResult, spec_for, take_engine, warm_up
-from tensorscope.model import Step, Trace
+from tensorscope.model import Evaluation, Step, Trace
 
 
 def toggle(breakpoints: set[tuple[str, int]], file: str, line: int) -> bool:
@@ -119,12 +119,46 @@ class Runner:
         internal_errors: tuple[str, ...] = ()
         """Errors inside tensorscope during the run (the checks' or the engine's own)."""
 
+    @dataclass
+    class Evaluated(Message):
+        """What an expression typed at the prompt gave (answered at the script's pause)."""
+
+        evaluation: Evaluation
+        run: int
+
+    @dataclass
+    class Completed(Message):
+        """The names in scope that start with `prefix` (Tab at the prompt)."""
+
+        prefix: str
+        names: tuple[str, ...]
+        run: int
+
+    @dataclass
+    class Framed(Message):
+        """The paused Step re-made for a frame up the stack (u/d); None when the script is not paused."""
+
+        step: Step | None
+        index: int
+        run: int
+
+    @dataclass
+    class Watched(Message):
+        """The watches evaluated again at the current pause (after they were changed)."""
+
+        evaluations: tuple[Evaluation, ...]
+        run: int
+
     checks = "tensorscope.checks:default_checks"
     """`module:function` making the checks the engine runs (imported in the engine process)."""
 
     def __init__(self, target: ScriptTarget, app: MessagePump, *, trace_modules: Iterable[str] = (),
-                 simulate_cuda: bool = False) -> None:
+                 simulate_cuda: bool = False, allow_eval: bool = True) -> None:
         self.target = target
+        self.allow_eval = allow_eval
+        """False: the engine refuses evaluation, watches and conditions (`serve` without --allow-eval)."""
+        self.watches: list[str] = []
+        """The watched expressions; kept across restarts."""
         self.app = app
         self.trace_modules = tuple(trace_modules)
         self.simulate_cuda = simulate_cuda
@@ -148,7 +182,8 @@ class Runner:
         self.session = handle
         spec = spec_for(self.target, "interactive", trace_modules=self.trace_modules,
                         breakpoints=sorted(self.breakpoints), stop_on_flags=True,
-                        simulate_cuda=self.simulate_cuda, checks=self.checks)
+                        simulate_cuda=self.simulate_cuda, checks=self.checks,
+                        watches=tuple(self.watches) if self.allow_eval else (), allow_eval=self.allow_eval)
         threading.Thread(target=self._launch, args=(handle, spec, run), name="tensorscope-launch",
                          daemon=True).start()
         return run
@@ -196,3 +231,32 @@ class Runner:
         if self.session is not None:
             self.session.call("set_breakpoint", file, line, on)
         return on
+
+    def evaluate(self, source: str, frame: int | None) -> None:
+        """Evaluate `source` in frame `frame` of the paused stack (None: the innermost); answered by an
+        `Evaluated` message at the script's pause."""
+        run, post = self.run, self.app.post_message
+        if self.session is not None:
+            self.session.call("evaluate", source, frame, lambda ev: post(Runner.Evaluated(ev, run)))
+
+    def complete(self, prefix: str, frame: int | None) -> None:
+        """Ask for the names in scope starting with `prefix`; answered by a `Completed` message."""
+        run, post = self.run, self.app.post_message
+        if self.session is not None:
+            self.session.call("complete", prefix, frame,
+                              lambda names: post(Runner.Completed(prefix, tuple(names), run)))
+
+    def select_frame(self, index: int) -> None:
+        """Ask for the paused Step seen from frame `index` of its stack; answered by a `Framed` message."""
+        run, post = self.run, self.app.post_message
+        if self.session is not None:
+            self.session.call("select_frame", index, lambda step: post(Runner.Framed(step, index, run)))
+
+    def set_watches(self, exprs: list[str]) -> None:
+        """Watch `exprs` from now on (this run and the next); a `Watched` message gives them evaluated at
+        the current pause."""
+        self.watches = list(exprs)
+        run, post = self.run, self.app.post_message
+        if self.session is not None and self.allow_eval:
+            self.session.call("set_watches", tuple(exprs),
+                              lambda evs: post(Runner.Watched(tuple(evs), run)))

@@ -96,6 +96,8 @@ class SourceView(ScrollView, can_focus=True):
         self.raised_line: int | None = None
         """Where the script raised (✖)."""
         self.breakpoints: set[int] = set()
+        self.conditions: dict[tuple[str, int], str] = {}
+        """(file, line) -> a conditional breakpoint's condition: marked ◆, the condition after the code."""
         self.flag_lines: dict[int, str] = {}
         """Line → worst severity of the flags raised there so far."""
         self.cursor_line = 1
@@ -149,13 +151,21 @@ class SourceView(ScrollView, can_focus=True):
         self.show(step.file, lines, next_line=step.line if running else None, done_line=done,
                   raised_line=step.line if step.event == "exception" else None,
                   breakpoints=breakpoints, flag_lines=flag_lines)
-        self.border_title = f"{title} · {step.file}"
+        shown = f"{title} · {step.file}"
+        if self.border_title != shown:  # (setting it redraws the whole pane, even to the same words)
+            self.border_title = shown
         calls = " › ".join(f"{fr.function}:{fr.line}" for fr in step.stack)
         self.border_subtitle = calls if len(step.stack) > 1 else ""
 
     def set_breakpoints(self, breakpoints: set[int]) -> None:
         self.breakpoints = breakpoints
         self.refresh()
+
+    def set_conditions(self, conditions: dict[tuple[str, int], str]) -> None:
+        """The conditional breakpoints' conditions, by (file, line)."""
+        if conditions != self.conditions:
+            self.conditions = conditions
+            self.refresh()
 
     @property
     def gutter_width(self) -> int:
@@ -225,6 +235,7 @@ class SourceView(ScrollView, can_focus=True):
         if n > len(self.lines) or width <= 0:
             return Strip.blank(width, self.get_visual_style().rich_style)
         key = (self.file, n, scroll_x, width, self._line_kind(n), n in self.breakpoints, self._mark(n),
+               self.conditions.get((self.file, n)),
                n == self.cursor_line and (self.has_focus or n != self.next_line))
         strip = self._strips.get(key)
         if strip is None:
@@ -263,7 +274,9 @@ class SourceView(ScrollView, can_focus=True):
         def part(text: str, component: str) -> Segment:
             return Segment(text, (style + self.get_visual_style(component, partial=True)).rich_style)
 
-        bp = part("●", "source--breakpoint") if n in self.breakpoints else Segment(" ", rich)
+        condition = self.conditions.get((self.file, n)) if n in self.breakpoints else None
+        dot = "◆" if condition else "●"
+        bp = part(dot, "source--breakpoint") if n in self.breakpoints else Segment(" ", rich)
         on_cursor = n == self.cursor_line and (self.has_focus or n != self.next_line)
         number = part(f"{n:>{self._number_width}}", "source--cursor" if on_cursor else "source--gutter")
         marker = self._mark(n)
@@ -274,7 +287,11 @@ class SourceView(ScrollView, can_focus=True):
         code = self._code[n - 1] if n - 1 < len(self._code) else Content(self.lines[n - 1])
         segments = [Segment(text, s.rich_style) for text, s in code.render(style, end="", parse_style=parse)]
         code_width = max(0, width - self.gutter_width)
-        body = Strip(segments).crop_extend(scroll_x, scroll_x + code_width, rich)
+        label = Strip([part(f" ◆ {condition} ", "source--gutter")]) if condition else None
+        room = code_width - min(label.cell_length, code_width // 2) if label is not None else code_width
+        body = Strip(segments).crop_extend(scroll_x, scroll_x + room, rich)
+        if label is not None:  # the condition, at the right of the line, always in view
+            body = Strip.join([body, label.crop_extend(0, code_width - room, rich)])
         return Strip.join([gutter, body]).simplify()
 
     def on_focus(self) -> None:
