@@ -16,6 +16,7 @@ from textual.widgets import Footer
 from tensorscope.engine import Command, ScriptTarget
 from tensorscope.lessons import script_doc
 from tensorscope.model import Flag, Trace
+from tensorscope.tui import longlived
 from tensorscope.tui.app_actions import KeyActions
 from tensorscope.tui.app_breaks import BreakActions, Conditions
 from tensorscope.tui.app_eval import EvalActions
@@ -207,11 +208,13 @@ class TensorScopeApp(BreakActions, EvalActions, KeyActions):
 
     def on_unmount(self) -> None:
         self.runner.stop()
+        longlived.release()
 
     def _start_run(self) -> None:
         if self._live:
             return
         self.history = History()
+        longlived.release()
         self._intro_since = None
         self.state = "starting"
         self.exit_code = None

@@ -8,6 +8,7 @@ from textual import on
 
 from tensorscope.engine import Command
 from tensorscope.lessons import script_doc
+from tensorscope.tui import longlived
 from tensorscope.tui.app_view import END_STATES, ScreenView
 from tensorscope.tui.runner import Runner
 from tensorscope.tui.words import words
@@ -42,6 +43,7 @@ class RunControl(ScreenView):
                 self.notify(words(self.lang)["autoplay_flag"], timeout=5)
         self._pinned = None
         self._show_step()
+        longlived.settle()
         if event in ("exception", "end"):
             self._queued.clear()
         elif self._queued:
@@ -55,6 +57,7 @@ class RunControl(ScreenView):
         for step in message.steps:
             self.history.append(step)
         self._show_status()
+        longlived.settle()
 
     @on(Runner.Ended)
     def _on_ended(self, message: Runner.Ended) -> None:

@@ -174,7 +174,9 @@ class ScreenView(App[None]):
         self.flags.show(flags, self.lang)
         w = words(self.lang)
         self.tensors.set_title(f"{w['tensors']} · {len(step.tensors)}")
-        self.flags.border_title = f"{w['flags']} · {len(flags)}" if flags else w["flags"]
+        title = f"{w['flags']} · {len(flags)}" if flags else w["flags"]
+        if self.flags.border_title != title:  # (setting it redraws the pane, even to the same words)
+            self.flags.border_title = title
         self.output.show(self.history.output())
         self._show_plot()
         self._show_narration(step)
