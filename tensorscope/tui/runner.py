@@ -184,8 +184,13 @@ class Runner:
                         breakpoints=sorted(self.breakpoints), stop_on_flags=True,
                         simulate_cuda=self.simulate_cuda, checks=self.checks,
                         watches=tuple(self.watches) if self.allow_eval else (), allow_eval=self.allow_eval)
-        threading.Thread(target=self._launch, args=(handle, spec, run), name="tensorscope-launch",
-                         daemon=True).start()
+        run_worker = getattr(self.app, "run_worker", None)
+        if run_worker is not None:  # a Textual worker thread (the first take may wait for the fork server)
+            run_worker(lambda: self._launch(handle, spec, run), name="tensorscope-launch", group="engine",
+                       thread=True, exit_on_error=False)
+        else:
+            threading.Thread(target=self._launch, args=(handle, spec, run), name="tensorscope-launch",
+                             daemon=True).start()
         return run
 
     def _launch(self, handle: EngineRun, spec: object, run: int) -> None:
