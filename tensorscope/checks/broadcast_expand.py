@@ -35,6 +35,7 @@ from tensorscope.engine.instrument import (
     is_disguise,
     static_value,
 )
+from tensorscope.engine.static import stored_grad
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ def _reader(node: ast.expr) -> Any:
         if not is_a(value, torch.Tensor):
             return _CONSTANT
         if grad:
-            if not (value.is_leaf or value.retains_grad):
-                return _UNKNOWN
-            g = value.grad
+            g = stored_grad(value)
             return g if g is not None else _UNKNOWN
         return value
 

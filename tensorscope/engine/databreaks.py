@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 from tensorscope.engine.fingerprint import fingerprint
-from tensorscope.engine.static import static_value
+from tensorscope.engine.static import static_grad, static_value, stored_grad
 from tensorscope.engine.stopon import StopOn
 from tensorscope.engine.values import is_a
 from tensorscope.model import Flag, PauseReason
@@ -177,14 +177,6 @@ def _observe(t: torch.Tensor, old: _Seen | None, suspect: bool, device_name: Dev
     return seen, None
 
 
-def _grad_of(t: torch.Tensor) -> torch.Tensor | None:
-    """`.grad` of a leaf or a tensor that retains grad (never read otherwise: PyTorch would warn)."""
-    if not (t.is_leaf or t.retains_grad):
-        return None
-    g = t.grad
-    return g if is_a(g, torch.Tensor) else None
-
-
 def _lookup(name: str, local: Any, global_: dict[str, Any]) -> Any:
     """The tensor a dotted name reaches (a trailing `.grad`: the tensor's grad), or `_ABSENT`; no script
     code runs."""
@@ -195,12 +187,9 @@ def _lookup(name: str, local: Any, global_: dict[str, Any]) -> Any:
         if attr != "grad" or not base:
             return _ABSENT
         try:
-            value = static_value(base, local, global_)
+            value = static_grad(base, local, global_)
         except LookupError:
             return _ABSENT
-        if not is_a(value, torch.Tensor):
-            return _ABSENT
-        value = _grad_of(value)
     return value if is_a(value, torch.Tensor) and not value.is_nested else _ABSENT  # (nested: no shape)
 
 
@@ -370,7 +359,7 @@ class DataBreaks:
         if t is _ABSENT:
             return None
         scope = _scope_of_name(name, frame, local)
-        g = _grad_of(t)
+        g = stored_grad(t)
         last = self._grads.get(name)
         old = last[2] if last is not None and (last[0] == scope or last[1] == id(t)) else None
         if g is None:

@@ -55,6 +55,23 @@ def called_names(code: str) -> list[str]:
     return names
 
 
+def stored_grad(t: torch.Tensor) -> torch.Tensor | None:
+    """`.grad` of a leaf or a tensor that retains grad; None for others (never read: PyTorch would warn)."""
+    if not (t.is_leaf or t.retains_grad):
+        return None
+    g = t.grad
+    return g if is_a(g, torch.Tensor) else None
+
+
+def static_grad(name: str, local: Any, global_: dict[str, Any]) -> torch.Tensor | None:
+    """`stored_grad` of the tensor a dotted name reaches, read without running code; LookupError when the
+    name cannot be read so or reaches no tensor."""
+    value = static_value(name, local, global_)
+    if not is_a(value, torch.Tensor):
+        raise LookupError(name)
+    return stored_grad(value)
+
+
 def static_value(name: str, local: Any, global_: dict[str, Any]) -> Any:
     """The value of a dotted name read without running any code (instance dicts, module tables);
     LookupError when that is not possible (a property, `__getattr__`, a missing name)."""

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from tensorscope.model import Evaluation, Trace
 from tensorscope.tui.app_run import RunControl
 from tensorscope.tui.evaluation import EvaluationPane
+from tensorscope.tui.panes import Pane
 from tensorscope.tui.prompt import EvalPrompt, common_prefix, word_before
 from tensorscope.tui.replay import ReplayRunner
 from tensorscope.tui.runner import Runner
@@ -32,17 +33,9 @@ class EvalActions(RunControl):
     _evaluations: list[Evaluation]
     _waiting: list[str]
 
-    @property
-    def prompt(self) -> EvalPrompt:
-        return self.query_one("#prompt", EvalPrompt)
-
-    @property
-    def evaluation(self) -> EvaluationPane:
-        return self.query_one("#evaluation", EvaluationPane)
-
-    @property
-    def watch_list(self) -> WatchList:
-        return self.query_one("#watches", WatchList)
+    prompt = Pane("#prompt", EvalPrompt)
+    evaluation = Pane("#evaluation", EvaluationPane)
+    watch_list = Pane("#watches", WatchList)
 
     # --- keys -------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from tensorscope.tui.inspector import Inspector
 from tensorscope.tui.narration import Narration
 from tensorscope.tui.nextline import NextLine
 from tensorscope.tui.output import OutputPane
+from tensorscope.tui.panes import Pane
 from tensorscope.tui.plot import PlotScreen
 from tensorscope.tui.reasons import reason_text
 from tensorscope.tui.replay import ReplayRunner
@@ -93,25 +94,11 @@ class ScreenView(App[None]):
         if self._drawn:
             self._show_status()
 
-    @property
-    def source(self) -> SourceView:
-        return self.query_one("#source", SourceView)
-
-    @property
-    def tensors(self) -> TensorTable:
-        return self.query_one("#tensors", TensorTable)
-
-    @property
-    def inspector(self) -> Inspector:
-        return self.query_one("#inspector", Inspector)
-
-    @property
-    def flags(self) -> FlagList:
-        return self.query_one("#flags", FlagList)
-
-    @property
-    def output(self) -> OutputPane:
-        return self.query_one("#output", OutputPane)
+    source = Pane("#source", SourceView)
+    tensors = Pane("#tensors", TensorTable)
+    inspector = Pane("#inspector", Inspector)
+    flags = Pane("#flags", FlagList)
+    output = Pane("#output", OutputPane)
 
     @property
     def current_step(self) -> Step | None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tensorscope.tui.keys import closing_bindings
+from tensorscope.tui.closable import ClosableScreen
 from tensorscope.tui.words import words
 
 
@@ -25,7 +24,7 @@ def condition_error(text: str, lang: str = "en") -> str | None:
     return None
 
 
-class ConditionScreen(ModalScreen[str | None]):
+class ConditionScreen(ClosableScreen[str | None]):
     """Asks for a breakpoint's condition. Dismissed with the condition, "" (Enter on nothing: a plain
     breakpoint) or None (Esc: no breakpoint)."""
 
@@ -38,19 +37,13 @@ class ConditionScreen(ModalScreen[str | None]):
     ConditionScreen #cond-error { color: $text-error; height: auto; }
     ConditionScreen #cond-help { color: $text-muted; height: auto; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
 
     def __init__(self, line: int, lang: str = "en", condition: str = "") -> None:
-        super().__init__()
+        super().__init__(lang)
         self.line = line
-        self.lang = lang
         self.condition = condition
         """The text the Input starts with."""
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer's keys, `close` in the chosen language."""
-        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
 
     def compose(self) -> ComposeResult:
         w = words(self.lang)

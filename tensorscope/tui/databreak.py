@@ -6,21 +6,20 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tensorscope.tui.keys import closing_bindings
+from tensorscope.tui.closable import ClosableScreen
 from tensorscope.tui.words import words
 
 CHOICES = ("change", "grad", "remove")
 """What the menu returns: `change:NAME`, `grad:NAME`, or remove NAME's data breakpoints."""
 
 
-class DataBreakScreen(ModalScreen[str | None]):
+class DataBreakScreen(ClosableScreen[str | None]):
     """Dismissed with one of CHOICES, or None (Esc). Keys: c (change), g (grad), x (remove)."""
 
     DEFAULT_CSS = """
@@ -32,23 +31,17 @@ class DataBreakScreen(ModalScreen[str | None]):
     DataBreakScreen #db-help { color: $text-muted; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "Close"),
+        Binding("escape", "dismiss", "Close"),
         Binding("c", "choose('change')", "change", show=False),
         Binding("g", "choose('grad')", "grad", show=False),
         Binding("x", "choose('remove')", "remove", show=False),
     ]
 
     def __init__(self, name: str, lang: str = "en", active: tuple[str, ...] = ()) -> None:
-        super().__init__()
+        super().__init__(lang)
         self.tensor = name
-        self.lang = lang
         self.active = active
         """The kinds already set on this tensor (`change`, `grad`): the menu marks them."""
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer's keys, `close` in the chosen language."""
-        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
 
     def compose(self) -> ComposeResult:
         w = words(self.lang)

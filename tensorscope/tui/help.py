@@ -6,15 +6,14 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tensorscope import i18n
 from tensorscope.i18n import LANGS
-from tensorscope.tui.keys import closing_bindings
+from tensorscope.tui.closable import ClosableScreen
 from tensorscope.tui.words import words
 from tensorscope.tui.wrap import CellWrapped
 
@@ -55,7 +54,7 @@ def help_content(lang: str, about: str = "") -> Content:
     return Content.assemble(*parts)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ClosableScreen[None]):
     """Keys and marks; any of escape, q or ? closes it."""
 
     DEFAULT_CSS = """
@@ -70,15 +69,9 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def __init__(self, lang: str = "en", about: str = "") -> None:
-        super().__init__()
-        self.lang = lang
+        super().__init__(lang)
         self.about = about
         """The script's docstring: what to watch in this scenario."""
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer's keys, `close` in the chosen language (Textual's public property the Footer reads)."""
-        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:

@@ -264,13 +264,20 @@ class LineTable(ScrollView, can_focus=True):
         if self._keys:
             self.post_message(self.RowSelected(self, self._cursor, self._keys[self._cursor]))
 
+    def cursor_keyed(self) -> None:
+        """Called after a key moved the cursor (up, down, page up/down, top, bottom); nothing here."""
+
+    def _key_to(self, row: int, scroll: bool = True) -> None:
+        self.move_cursor(row=row, scroll=scroll)
+        self.cursor_keyed()
+
     def action_cursor_up(self) -> None:
         self._set_hover(None)
-        self.move_cursor(row=self._cursor - 1)
+        self._key_to(self._cursor - 1)
 
     def action_cursor_down(self) -> None:
         self._set_hover(None)
-        self.move_cursor(row=self._cursor + 1)
+        self._key_to(self._cursor + 1)
 
     def _page(self) -> int:
         return self.scrollable_content_region.height - 1
@@ -280,22 +287,22 @@ class LineTable(ScrollView, can_focus=True):
         height = self._page()
         rows = min(height + 1, len(self._keys) - self._cursor)
         self.scroll_relative(y=height, animate=False, force=True)
-        self.move_cursor(row=self._cursor + rows - 1, scroll=False)
+        self._key_to(self._cursor + rows - 1, scroll=False)
 
     def action_page_up(self) -> None:
         self._set_hover(None)
         height = self._page()
         rows = min(height + 1, self._cursor + 1)
         self.scroll_relative(y=-height, animate=False)
-        self.move_cursor(row=self._cursor - rows + 1, scroll=False)
+        self._key_to(self._cursor - rows + 1, scroll=False)
 
     def action_scroll_top(self) -> None:
         self._set_hover(None)
-        self.move_cursor(row=0)
+        self._key_to(0)
 
     def action_scroll_bottom(self) -> None:
         self._set_hover(None)
-        self.move_cursor(row=len(self._keys) - 1)
+        self._key_to(len(self._keys) - 1)
 
     def action_scroll_home(self) -> None:
         self._set_hover(None)

@@ -11,14 +11,13 @@ import math
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding, BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from tensorscope.tui.closable import ClosableScreen
 from tensorscope.tui.history import Series
-from tensorscope.tui.keys import closing_bindings
 from tensorscope.tui.words import words
 
 LOSS_COLOR = "cyan+"
@@ -55,11 +54,6 @@ class CurvePlot(Vertical):
         """What is drawn now (finite points only)."""
         self.empty = ""
         """The sentence shown instead of a plot ("" while a curve is drawn)."""
-
-    @property
-    def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer's keys, `close` in the chosen language (Textual's public property the Footer reads)."""
-        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
 
     def compose(self) -> ComposeResult:
         yield Static(id=f"{self.id}-empty")
@@ -99,7 +93,7 @@ def words_skipped(n: int) -> str:
     return f"NaN/inf ×{n}"
 
 
-class PlotScreen(ModalScreen[None]):
+class PlotScreen(ClosableScreen[None]):
     """The loss over the steps (top) and the gradient norm of the selected parameter (bottom); `p` or
     escape closes it."""
 
@@ -111,10 +105,6 @@ class PlotScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,p", "dismiss", "Close"),
     ]
-
-    def __init__(self, lang: str = "en") -> None:
-        super().__init__()
-        self.lang = lang
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:

@@ -240,28 +240,7 @@ class TensorTable(LineTable):
         if name is not None:
             self.post_message(self.Picked(name))
 
-    def action_cursor_up(self) -> None:
-        super().action_cursor_up()
-        self._picked()
-
-    def action_cursor_down(self) -> None:
-        super().action_cursor_down()
-        self._picked()
-
-    def action_page_up(self) -> None:
-        super().action_page_up()
-        self._picked()
-
-    def action_page_down(self) -> None:
-        super().action_page_down()
-        self._picked()
-
-    def action_scroll_top(self) -> None:
-        super().action_scroll_top()
-        self._picked()
-
-    def action_scroll_bottom(self) -> None:
-        super().action_scroll_bottom()
+    def cursor_keyed(self) -> None:
         self._picked()
 
     def on_click(self, event: events.Click) -> None:
