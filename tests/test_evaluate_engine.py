@@ -101,6 +101,14 @@ class TestEvaluate:
         assert len(kept) == 12 and {e.step for e in kept[:11]} == {kept[0].step}
         assert kept[11].step == step.index
 
+    def test_pdb_prompt_forms(self, drive):
+        """`p EXPR`, `pp EXPR` and `!STATEMENT` as at pdb's prompt; `p = 3` stays Python (a statement)."""
+        d = drive(TRAIN, "continue", breakpoints=[11])
+        assert d.eval("p epoch + 1").text == "1"
+        assert d.eval("pp epoch * 2").text == "0"
+        assert d.eval("!total = 7").kind == "statement" and d.eval("total").text == "7"
+        assert d.eval("p = 3").kind == "statement" and d.eval("p").text == "3"
+
     def test_a_runaway_evaluation_is_stopped_and_the_run_goes_on(self, drive):
         d = drive(TRAIN, "continue", breakpoints=[11])
         ev = d.eval("while True: pass")

@@ -107,12 +107,23 @@ class _Limit:
 
 
 def compile_source(source: str) -> tuple[types.CodeType, bool]:
-    """`source` compiled as an expression (True) or else as statements (False); raises SyntaxError."""
+    """`source` compiled as an expression (True) or else as statements (False); raises SyntaxError. As at
+    pdb's prompt, `p EXPR` and `pp EXPR` print an expression and `!STATEMENT` runs a statement (none of
+    them is Python, so nothing else is read differently)."""
+    text = source.strip()
+    if text.startswith("!"):
+        return compile(text[1:], FILENAME, "exec"), False
     try:
-        return compile(source, FILENAME, "eval"), True
+        return compile(text, FILENAME, "eval"), True
     except SyntaxError:
         pass
-    return compile(source, FILENAME, "exec"), False
+    head, _, rest = text.partition(" ")
+    if head in ("p", "pp") and rest.strip():
+        try:
+            return compile(rest.strip(), FILENAME, "eval"), True
+        except SyntaxError:
+            pass
+    return compile(text, FILENAME, "exec"), False
 
 
 def _error_text(exc: BaseException) -> str:
