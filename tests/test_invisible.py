@@ -81,6 +81,17 @@ def plain(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
+_FACTS_UNDER_PYTHON: list[subprocess.CompletedProcess[str]] = []
+
+
+def facts_under_python(path: Path) -> subprocess.CompletedProcess[str]:
+    """`python FACTS`, run once in this process (what it prints names no path): the two tests of FACTS, one
+    xdist group, share the run."""
+    if not _FACTS_UNDER_PYTHON:
+        _FACTS_UNDER_PYTHON.append(plain(path))
+    return _FACTS_UNDER_PYTHON[0]
+
+
 def checked_stdout(path: Path, *options: str) -> str:
     """The script's stdout under `python -m tensorscope check --json`."""
     proc = subprocess.run([sys.executable, "-m", "tensorscope", "check", "--json", *options, str(path)],
@@ -91,10 +102,11 @@ def checked_stdout(path: Path, *options: str) -> str:
     return str(payload["stdout"])
 
 
+@pytest.mark.xdist_group("invisible-facts")
 @pytest.mark.parametrize("options", [(), ("--simulate-cuda",)], ids=["cpu", "simulate-cuda"])
 def test_pytorch_looks_untouched(write_script: Write, options: tuple[str, ...]) -> None:
     path = write_script(FACTS)
-    expected = plain(path)
+    expected = facts_under_python(path)
     assert expected.returncode == 0, expected.stderr
     out = expected.stdout
     assert "Module.__call__ is _wrapped_call_impl: True" in out

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from corpus_runs import _locked, _Server
 
-pytestmark = pytest.mark.corpus
-"""(CI runs the corpora on 3.11 and 3.12; 3.13 has the same sys.monitoring backend as 3.12.)"""
+pytestmark = [pytest.mark.corpus, pytest.mark.xdist_group("pitfall-variants")]
+"""(CI runs the corpora on 3.11 and 3.12; 3.13 has the same sys.monitoring backend as 3.12. One xdist
+group: no worker waits on the runs' lock while the other makes them.)"""
 
 FOLDER = Path(__file__).resolve().parent / "pitfalls"
 SCRIPTS = sorted(p.stem for p in FOLDER.glob("*.py"))

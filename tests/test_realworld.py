@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from corpus_runs import TIMEOUT, Run, _Server, env
 
-pytestmark = pytest.mark.corpus
-"""(CI runs the corpora on 3.11 and 3.12; 3.13 has the same sys.monitoring backend as 3.12.)"""
+pytestmark = [pytest.mark.corpus, pytest.mark.xdist_group("realworld")]
+"""(CI runs the corpora on 3.11 and 3.12; 3.13 has the same sys.monitoring backend as 3.12. One xdist
+group: the module's runs are made once, by one worker, while the other runs other tests.)"""
 
 FOLDER = Path(__file__).resolve().parent / "realworld"
 SCRIPTS = sorted(p.stem for p in FOLDER.glob("*.py"))

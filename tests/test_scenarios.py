@@ -22,6 +22,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
+pytestmark = pytest.mark.xdist_group("scenarios")
+"""One xdist group: the module's runs (_run_everything) are made once, by one worker."""
 
 CLEAN = [
     "tensor_basics",

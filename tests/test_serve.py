@@ -133,6 +133,7 @@ def step_until_x_appears(page: Any) -> str:
 
 
 @pytest.mark.browser
+@pytest.mark.xdist_group("browser")  # one worker launches Chromium (the module's browser)
 def test_run_in_a_browser_tab(browser, tmp_path):
     """The page loads the app on linreg; pressing n steps, and the Tensors pane fills in."""
     proc, port = serve("linreg", cwd=tmp_path)
@@ -148,6 +149,7 @@ def test_run_in_a_browser_tab(browser, tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.xdist_group("browser")  # one worker launches Chromium (the module's browser)
 def test_replay_a_recorded_lesson_in_a_browser_tab(browser, tmp_path):
     """A trace recorded with `tensorscope trace -o` is served with `replay`: same screens, no script run."""
     record = subprocess.run([sys.executable, "-m", "tensorscope", "trace", "linreg", "-o", "lesson.json"],
