@@ -18,14 +18,14 @@ import signal
 import sys
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from tensorscope.engine.collect import collect, scope_of
+from tensorscope.engine.collect import scope_of
 from tensorscope.engine.errors import exception_type
 from tensorscope.model import Evaluation, Step
 
@@ -47,7 +47,7 @@ class EvalTimeout(BaseException):
 class Paused:
     """Where the script is paused: its user frames (outermost first, as `Step.stack`) and the Step shown."""
 
-    frames: list[types.FrameType | dict[str, Any]]
+    frames: Sequence[types.FrameType | dict[str, Any]]
     """A frame, or a namespace (the module's, at the end of the run)."""
     step: Step
 
@@ -152,10 +152,7 @@ class Evaluating:
     def evaluate(self, source: str, frame: int | None, reply: Callable[[Evaluation], None]) -> None:
         """Evaluate `source` in frame `frame` of the paused stack (None: the innermost); `reply` gets the
         Evaluation, which the run's Trace keeps."""
-        def run() -> None:
-            ev = self._evaluate_request(source, frame)
-            reply(ev)
-        self._request(run)
+        self._request(lambda: reply(self._evaluate_request(source, frame)))
 
     def complete(self, prefix: str, frame: int | None, reply: Callable[[tuple[str, ...]], None]) -> None:
         """`reply` gets the names in scope of that frame (with the builtins) that start with `prefix`; after a
@@ -189,15 +186,24 @@ class Evaluating:
 
     # --- on the script's thread, paused ---------------------------------------------------------------
 
-    def _evaluate_request(self, source: str, index: int | None) -> Evaluation:
+    def _paused_frame(self, index: int | None) -> tuple[Paused, int] | None:
+        """The pause and the index of its frame `index` (None: the innermost); None when not paused or no
+        such frame."""
         paused = self._paused
-        step = paused.step.index if paused is not None else self._step_count
         if paused is None:
-            return Evaluation(source, "error", text="the script is not paused", step=step)
+            return None
         k = len(paused.frames) - 1 if index is None else index
-        if not 0 <= k < len(paused.frames):
-            return Evaluation(source, "error", text=f"no frame {k} in this stack", step=step)
-        ev = self._evaluate_in(paused.frames[k], source, EVAL_SECONDS, step=step, frame_index=k)
+        return (paused, k) if 0 <= k < len(paused.frames) else None
+
+    def _evaluate_request(self, source: str, index: int | None) -> Evaluation:
+        found = self._paused_frame(index)
+        if found is None:
+            paused = self._paused
+            if paused is None:
+                return Evaluation(source, "error", text="the script is not paused", step=self._step_count)
+            return Evaluation(source, "error", text=f"no frame {index} in this stack", step=paused.step.index)
+        paused, k = found
+        ev = self._evaluate_in(paused.frames[k], source, EVAL_SECONDS, step=paused.step.index, frame_index=k)
         self.evaluations.append(ev)
         return ev
 
@@ -207,8 +213,7 @@ class Evaluating:
         kind, text, value, output = self._run(where, source, seconds, self._shown)
         tensor = None
         if kind == "tensor":
-            device = self._sim.device_name if self._sim is not None else None
-            seen = collect({source.strip(): value}, self._stats, device, self._internal)
+            seen = self._collect({source.strip(): value})
             tensor = seen.tensors[0] if seen.tensors else None
             if tensor is None:
                 kind, text = "value", "tensor"
@@ -295,12 +300,10 @@ class Evaluating:
                      for expr in self._watches)
 
     def _completions(self, prefix: str, index: int | None) -> tuple[str, ...]:
-        paused = self._paused
-        if paused is None:
+        found = self._paused_frame(index)
+        if found is None:
             return ()
-        k = len(paused.frames) - 1 if index is None else index
-        if not 0 <= k < len(paused.frames):
-            return ()
+        paused, k = found
         where = paused.frames[k]
         scope = where if isinstance(where, dict) else scope_of(where)
         head, dot, last = prefix.rpartition(".")
@@ -318,13 +321,12 @@ class Evaluating:
                      if a.startswith(last) and not (hidden and a.startswith("_")))
 
     def _frame_step(self, index: int) -> Step | None:
-        paused = self._paused
-        if paused is None or not 0 <= index < len(paused.frames):
+        found = self._paused_frame(index)
+        if found is None:
             return None
+        paused, _ = found
         where = paused.frames[index]
-        scope = where if isinstance(where, dict) else scope_of(where)
-        device = self._sim.device_name if self._sim is not None else None
-        seen = collect(scope, self._stats, device, self._internal)
+        seen = self._collect(where if isinstance(where, dict) else scope_of(where))
         innermost = index == len(paused.frames) - 1
         return dataclasses.replace(
             paused.step, tensors=seen.tensors, optimizers=seen.optimizers, more=seen.more,

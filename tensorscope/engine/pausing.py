@@ -15,8 +15,8 @@ from typing import Any
 
 from tensorscope.engine.commands import COMMANDS, Command
 from tensorscope.engine.evaluating import Paused
-from tensorscope.engine.stepping import pauses_at
-from tensorscope.engine.steps import STACK_SHOWN
+from tensorscope.engine.stepping import breakpoint_calls, pauses_at
+from tensorscope.engine.steps import kept
 from tensorscope.model import PauseReason, Step, Trace
 
 
@@ -164,7 +164,7 @@ class Pausing:
                 self._failed(m, exc)
         if self._hook is not None:
             self._breakpoint_call_done()
-        reason = self._why_pause(frame, line) if self._interactive or self._record else None
+        reason = self._why_pause(frame, line)
         if self._break_called:  # the line before called breakpoint(): pause here
             self._break_called = False
             reason = PauseReason("breakpoint-call")
@@ -174,7 +174,7 @@ class Pausing:
             flagged=self.stop_on_flags and any(f.severity != "info" for f in self._pending_flags),
             interrupted=self._interactive and self._interrupt_at >= self._applied,
         )
-        if "breakpoint" in self.source_line(frame, line):
+        if line in self._of_file(frame.f_code, breakpoint_calls):
             self._breakpoint_call_ahead()
         if stop:
             self._reason = reason
@@ -298,9 +298,10 @@ class Pausing:
         self, frame: types.FrameType, event: str, line: int, prev: tuple[str, int] | None
     ) -> None:
         self._until = None  # (whatever made it pause, run-to-cursor is over)
-        step = self._make_step(frame, event, line, prev)
+        frames = self._user_frames(frame)
+        step = self._make_step(frame, event, line, prev, stack=self._stack(frame, frames))
         if self._interactive:
-            self._paused = Paused(self._user_frames(frame), step)
+            self._paused = Paused(kept(frames), step)
         self._publish(step)
         if self.max_steps is not None and self._step_count >= self.max_steps:
             self._stop_reason = "max-steps"
@@ -310,19 +311,6 @@ class Pausing:
                 self._apply(self._wait_command(), self._depth.get(frame, 0))
             finally:
                 self._paused = None
-
-    def _user_frames(self, frame: types.FrameType) -> list[types.FrameType | dict[str, Any]]:
-        """The user's frames from the outermost to `frame`, as `Step.stack` lists them."""
-        frames: list[types.FrameType | dict[str, Any]] = []
-        f: types.FrameType | None = frame
-        while f is not None:
-            if f in self._depth or f is frame:
-                frames.append(f)
-            f = f.f_back
-        frames.reverse()
-        if len(frames) > STACK_SHOWN:
-            frames = frames[:1] + frames[-(STACK_SHOWN - 1):]
-        return frames
 
     def _publish(self, step: Step) -> None:
         self._step_count += 1

@@ -19,7 +19,7 @@ from tensorscope.engine.evaluating import Paused
 from tensorscope.engine.inner import INNER
 from tensorscope.engine.pausing import StopScript
 from tensorscope.engine.stepping import guarded_lines
-from tensorscope.engine.steps import STACK_SHOWN
+from tensorscope.engine.steps import kept
 from tensorscope.model import ExceptionInfo, PauseReason, RaisedInfo, Step
 
 QUIET_RAISES = (StopIteration, StopAsyncIteration, GeneratorExit)
@@ -149,9 +149,7 @@ class Raising:
     def _post_mortem(self, frames: list[Any], step: Step) -> None:
         """After an uncaught exception: the frames it went through stay alive for evaluation (and `u`/`d`)
         until the next command, which ends the run."""
-        if len(frames) > STACK_SHOWN:
-            frames = frames[:1] + frames[-(STACK_SHOWN - 1):]
-        self._paused = Paused(frames, step)
+        self._paused = Paused(kept(frames), step)
         try:
             self._wait_command()
         except StopScript:

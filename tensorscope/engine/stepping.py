@@ -125,6 +125,24 @@ def guarded_lines(source: str) -> frozenset[int]:
     return frozenset(lines)
 
 
+def breakpoint_calls(source: str) -> frozenset[int]:
+    """The first line of each statement that calls `breakpoint()` by that name."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    lines: set[int] = set()
+    todo: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while todo:
+        node, statement = todo.pop()
+        for child in ast.iter_child_nodes(node):
+            func = child.func if isinstance(child, ast.Call) else None
+            if isinstance(func, ast.Name) and func.id == "breakpoint":
+                lines.add(statement)
+            todo.append((child, child.lineno if isinstance(child, ast.stmt) else statement))
+    return frozenset(lines)
+
+
 def comprehension_spans(source: str) -> list[tuple[int, int, int, int]]:
     """(line, col, end line, end col) of every list, set and dict comprehension in `source`.
 

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from tensorscope.engine.collect import collect, scope_of
+from tensorscope.engine.collect import Collected, collect, scope_of
 from tensorscope.engine.target import display_path
 from tensorscope.model import ExceptionInfo, FrameInfo, Step
 
 STACK_SHOWN = 32
 """How many of the user's frames a Step keeps (the outermost, the innermost): deep recursion stays cheap."""
+
+Frames = TypeVar("Frames", list[Any], tuple[Any, ...])
+
+
+def kept(frames: Frames) -> Frames:
+    """A stack (outermost first) as a Step keeps it: in deep recursion, the outermost frame and the
+    innermost ones, STACK_SHOWN in all."""
+    return frames if len(frames) <= STACK_SHOWN else frames[:1] + frames[-(STACK_SHOWN - 1):]
 
 
 class StepMaking:
@@ -38,14 +46,23 @@ class StepMaking:
                 return absolute
         return str(Path(file).absolute())
 
-    def _stack(self, frame: types.FrameType | None) -> tuple[FrameInfo, ...]:
-        frames: list[FrameInfo] = []
+    def _user_frames(self, frame: types.FrameType | None) -> list[types.FrameType]:
+        """The user's frames from the outermost to `frame`, as `Step.stack` lists them."""
+        frames: list[types.FrameType] = []
         f = frame
         while f is not None:
             if f in self._depth or f is frame:
-                frames.append(self._frame_info(f, self._line_of(f)))
+                frames.append(f)
             f = f.f_back
-        stack = tuple(reversed(frames))
+        frames.reverse()
+        return frames
+
+    def _stack(self, frame: types.FrameType | None,
+               frames: list[types.FrameType] | None = None) -> tuple[FrameInfo, ...]:
+        """`frame`'s stack as FrameInfos (`frames`: its `_user_frames`, when already walked)."""
+        if frames is None:
+            frames = self._user_frames(frame)
+        stack = tuple(self._frame_info(f, self._line_of(f)) for f in frames)
         if len(self._frames) > 10_000:
             self._frames.clear()
         return self._frames.setdefault(stack, stack)  # one copy per distinct stack: long histories stay small
@@ -62,6 +79,11 @@ class StepMaking:
             self._frame_infos[key] = info
         return info
 
+    def _collect(self, scope: dict[str, Any]) -> Collected:
+        """The tensors and optimizers of `scope`, as a Step shows them (devices as the script sees them)."""
+        device_name = self._sim.device_name if self._sim is not None else None
+        return collect(scope, self._stats, device_name, self._internal)
+
     def _make_step(
         self,
         frame: types.FrameType | None,
@@ -76,8 +98,7 @@ class StepMaking:
         """The Step of a pause (or a recorded line); `watched`: with the watches evaluated (not for the lines
         finish/continue run through)."""
         scope = namespace if namespace is not None else scope_of(frame) if frame else {}
-        device_name = self._sim.device_name if self._sim is not None else None
-        seen = collect(scope, self._stats, device_name, self._internal)
+        seen = self._collect(scope)
         loss, loss_name = self._loss_watch.take(scope) if self._loss_watch is not None else (None, None)
         out, err = self._capture.take()
         flags = tuple(self._pending_flags)
@@ -87,8 +108,7 @@ class StepMaking:
         if stack is None:
             stack = self._stack(frame)
         depth = max(0, len(stack) - 1)
-        if len(stack) > STACK_SHOWN:  # deep recursion: the outermost frame and the innermost ones
-            stack = stack[:1] + stack[-(STACK_SHOWN - 1):]
+        stack = kept(stack)
         reason, self._reason = self._reason, None
         watches = ()
         if watched and self._watches:

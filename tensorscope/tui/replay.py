@@ -13,11 +13,12 @@ from pathlib import Path
 
 from textual.message_pump import MessagePump
 
+from tensorscope.databreaks_replay import replay_reason
 from tensorscope.engine import Command, ScriptTarget
 from tensorscope.engine.stepping import pauses_at
 from tensorscope.engine.stopon import StopOn, parse_all
 from tensorscope.model import Flag, PauseReason, Step, Trace
-from tensorscope.tui.replay_breaks import NotRecorded, ReplayConditionError, condition_holds, data_reason
+from tensorscope.tui.replay_breaks import NotRecorded, ReplayConditionError, condition_holds
 from tensorscope.tui.runner import Runner, toggle
 from tensorscope.tui.words import words
 
@@ -132,7 +133,7 @@ class ReplayRunner:
                 return found
         if self._until == key:
             return PauseReason("cursor")
-        return data_reason(self.stop_on, steps[pos - 1] if pos else None, step) if self.stop_on else None
+        return replay_reason(steps[pos - 1] if pos else None, step, self.stop_on) if self.stop_on else None
 
     def _condition(self, condition: str, step: Step) -> PauseReason | None:
         """A condition over the recorded Step: true, or not evaluable (saying why): a reason to pause."""

@@ -5,17 +5,15 @@ A replay has only what the trace recorded, so a condition there can use:
   - each watched name (`trace --watch epoch`), as the value recorded for it, when that value is a literal;
 and nothing else (no function of the script, no module, no other variable): a condition naming anything
 else stops at its breakpoint, saying which names the recording has (as a live condition that raises does).
-Data breakpoints compare the recorded TensorViews of consecutive Steps.
+Data breakpoints on a recording are `tensorscope.databreaks_replay`'s.
 """
 
 from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Iterable
 
-from tensorscope.engine.stopon import StopOn
-from tensorscope.model import PauseReason, Step, TensorView
+from tensorscope.model import Step
 
 SAFE_BUILTINS: dict[str, object] = {
     "abs": abs, "min": min, "max": max, "round": round, "int": int, "float": float, "bool": bool, "len": len,
@@ -75,68 +73,3 @@ def condition_holds(condition: str, step: Step) -> bool:
         return bool(eval(code, {"__builtins__": SAFE_BUILTINS}, names))  # noqa: S307 (the user's own)
     except Exception as exc:  # the condition raised: the breakpoint stops, saying why (as pdb does)
         raise ReplayConditionError(f"{type(exc).__name__}: {exc}") from None
-
-
-def _change(before: TensorView, after: TensorView) -> str:
-    """What differs between two recordings of one tensor (empty: nothing recorded differs)."""
-    for field in ("shape", "dtype", "device", "requires_grad"):
-        old, new = getattr(before, field), getattr(after, field)
-        if old != new:
-            if field == "shape":
-                old, new = before.shape_text, after.shape_text
-            return f"{field} {old} → {new}"
-    if (before.version != after.version or before.stats != after.stats or before.preview != after.preview
-            or before.grad_fn != after.grad_fn):
-        return "value"
-    return ""
-
-
-def _grad_change(before: TensorView | None, after: TensorView) -> str:
-    old, new = before.grad if before is not None else None, after.grad
-    if old == new:
-        return ""
-    if new is None:
-        return "set to None"
-    if new.norm == 0 and (old is None or old.norm != 0):
-        return "zeroed"
-    return "written"
-
-
-def _non_finite(t: TensorView) -> str:
-    if t.stats is None:
-        return ""
-    return "NaN" if t.stats.nan else "Inf" if t.stats.inf else ""
-
-
-def data_reason(stops: Iterable[StopOn], prev: Step | None, step: Step) -> PauseReason | None:
-    """The first data breakpoint of `stops` that `step` meets, compared with the recorded Step before it."""
-    for stop in stops:
-        if stop.kind == "flag":
-            if any(f.code == stop.subject for f in step.flags):
-                flag = next(f for f in step.flags if f.code == stop.subject)
-                return PauseReason("flag", stop.subject, flag.message)
-            continue
-        if prev is None:
-            continue
-        if stop.kind == "nan":
-            for t in step.tensors:
-                bad = _non_finite(t)
-                old = prev.tensor(t.name)
-                if bad and (old is None or not _non_finite(old)):
-                    return PauseReason("nan", t.name, bad)
-            continue
-        now = step.tensor(stop.subject)
-        if now is None:
-            continue
-        before = prev.tensor(stop.subject)
-        if stop.kind == "grad":
-            what = _grad_change(before, now)
-            if what:
-                return PauseReason("grad", stop.subject, what)
-        elif before is None:
-            return PauseReason("changed", stop.subject, "assigned")
-        else:
-            what = _change(before, now)
-            if what:
-                return PauseReason("changed", stop.subject, what)
-    return None
