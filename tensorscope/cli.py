@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from tensorscope import __version__
+from tensorscope.cli_options import break_option, conditions_of, debug_options, stop_on_option, watch_option
 from tensorscope.engine.sampling import EVERY, FULL_PASSES
 from tensorscope.explain.catalogue import LANGS
 
@@ -51,57 +52,6 @@ def _load_trace(path: str) -> Any:
         click.echo(f"tensorscope: {path} is not a tensorscope trace ({exc}); record one with "
                    "`tensorscope trace SCRIPT -o TRACE.json`", err=True)
     sys.exit(EXIT_CANNOT_RUN)
-
-
-def _breaks(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Any, ...]:
-    """--break values as `cli_options.Break`s (a condition that does not compile: a usage error)."""
-    from tensorscope.cli_options import parse_break
-
-    try:
-        return tuple(parse_break(v) for v in values)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _break_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--break", "breaks", multiple=True, metavar="LINE[:COND]", callback=_breaks,
-                        help="Breakpoint at this line of the script; with :COND (30:epoch==3) it pauses "
-                             "only when the condition is true (repeatable).")(f)
-
-
-def _stop_ons(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    from tensorscope.cli_options import parse_stop_on
-
-    try:
-        return parse_stop_on(values)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _debug_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--stop-on (data breakpoints) and the hidden --no-eval (what `serve` passes without --allow-eval)."""
-    f = click.option("--no-eval", "no_eval", is_flag=True, hidden=True,
-                     help="Refuse evaluation, watches and conditions (serve without --allow-eval).")(f)
-    return click.option(
-        "--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons,
-        help="Data breakpoint (repeatable): grad:NAME (its .grad is written or zeroed), change:NAME (its "
-             "value, shape, dtype, device or requires_grad changes), nan (a tensor becomes NaN/Inf), "
-             "flag:CODE (a flag is raised).")(f)
-
-
-def _watches(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    """--watch expressions, each checked to be an expression."""
-    from tensorscope.cli_options import compile_error
-
-    for value in values:
-        error = compile_error(value, "watch")
-        if error is not None:
-            raise click.BadParameter(error)
-    return tuple(v.strip() for v in values)
-
-
-def _conditions(breaks: tuple[Any, ...]) -> dict[int, str]:
-    return {b.line: b.condition for b in breaks if b.condition is not None}
 
 
 def _lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -198,8 +148,8 @@ def main() -> None:
 @main.command()
 @_script_options
 @_lang_option
-@_break_option
-@_debug_options
+@break_option
+@debug_options
 @_autoplay_option
 def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
         lang: str, breaks: tuple[Any, ...], stop_on: tuple[str, ...], no_eval: bool,
@@ -215,7 +165,7 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
         click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     app = TensorScopeApp(target, lang=lang, breakpoints=[b.line for b in breaks], trace_modules=trace_modules,
-                         simulate_cuda=simulate_cuda, autoplay=autoplay, conditions=_conditions(breaks),
+                         simulate_cuda=simulate_cuda, autoplay=autoplay, conditions=conditions_of(breaks),
                          stop_on=stop_on, allow_eval=not no_eval)
     app.run()
 
@@ -223,8 +173,8 @@ def run(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simu
 @main.command()
 @click.argument("trace_file", metavar="TRACE", type=click.Path(dir_okay=False))
 @_lang_option
-@_break_option
-@_debug_options
+@break_option
+@debug_options
 @_autoplay_option
 def replay(trace_file: str, lang: str, breaks: tuple[Any, ...], stop_on: tuple[str, ...], no_eval: bool,
            autoplay: float | None) -> None:
@@ -239,7 +189,7 @@ def replay(trace_file: str, lang: str, breaks: tuple[Any, ...], stop_on: tuple[s
         click.echo(f"tensorscope: the terminal UI is not available ({exc})", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     TensorScopeApp(recorded, lang=lang, breakpoints=[b.line for b in breaks], autoplay=autoplay,
-                   conditions=_conditions(breaks), stop_on=stop_on, allow_eval=not no_eval).run()
+                   conditions=conditions_of(breaks), stop_on=stop_on, allow_eval=not no_eval).run()
 
 
 @main.command()
@@ -250,9 +200,8 @@ def replay(trace_file: str, lang: str, breaks: tuple[Any, ...], stop_on: tuple[s
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every network interface, e.g. for a classroom).")
 @_lang_option
-@_break_option
-@click.option("--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons,
-              help="Data breakpoint in every tab (repeatable): grad:NAME, change:NAME, nan, flag:CODE.")
+@break_option
+@stop_on_option("Data breakpoint in every tab (repeatable): grad:NAME, change:NAME, nan, flag:CODE.")
 @click.option("--allow-eval", is_flag=True,
               help="Let the browsers evaluate expressions, run statements, watch and set conditions: code "
                    "that runs on this machine. Off by default.")
@@ -311,9 +260,7 @@ def serve(script: str, args: tuple[str, ...], port: int, host: str, lang: str, b
               help="Stop after this many steps (the trace says so).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="Stop the script after this long (the trace so far is kept).")
-@click.option("--watch", "watches", multiple=True, metavar="EXPR", callback=_watches,
-              help="Evaluate EXPR at every step and print its value under it (repeatable): w.grad, "
-                   "loss.item().")
+@watch_option
 def trace(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
           lang: str, as_json: bool, output: str | None, max_steps: int | None,
           timeout: float | None, watches: tuple[str, ...]) -> None:
@@ -383,9 +330,8 @@ def check(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], si
 @click.option("--until-flag", default=None, metavar="CODE", help="Press n until a CODE flag is listed.")
 @click.option("--press", "keys", multiple=True, metavar="KEYS",
               help="Then press these keys (Textual names, comma- or space-separated: left,question_mark).")
-@_break_option
-@click.option("--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons,
-              help="Data breakpoint (repeatable), as for `run`: grad:NAME, change:NAME, nan, flag:CODE.")
+@break_option
+@stop_on_option("Data breakpoint (repeatable), as for `run`: grad:NAME, change:NAME, nan, flag:CODE.")
 def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...], simulate_cuda: bool,
                lang: str, output: str, size: str, steps: int | None, until_line: int | None,
                until_flag: str | None, keys: tuple[str, ...], breaks: tuple[Any, ...],
@@ -411,7 +357,7 @@ def screenshot(script: str, args: tuple[str, ...], trace_modules: tuple[str, ...
 
     _check_simulate_cuda(simulate_cuda)
     app = make_app(_load(script, args), lang=lang, simulate_cuda=simulate_cuda,
-                   breakpoints=[b.line for b in breaks], conditions=_conditions(breaks), stop_on=stop_on,
+                   breakpoints=[b.line for b in breaks], conditions=conditions_of(breaks), stop_on=stop_on,
                    trace_modules=trace_modules)
     try:
         svg = take(app, width_height, steps=steps, until_line=until_line, until_flag=until_flag, press=keys)

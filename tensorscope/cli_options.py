@@ -1,4 +1,5 @@
-"""Reading the debugger options of the command line: `--break LINE[:COND]`, `--stop-on SPEC`, `--watch EXPR`.
+"""The debugger options of the command line: `--break LINE[:COND]`, `--stop-on SPEC`, `--watch EXPR`, the
+hidden `--no-eval`; how they are read and checked, and the click options every command declares them with.
 
 Torch-free (the `run` command's process never imports torch): the known flag codes come from the
 explanation catalogue, which has one entry per check's code.
@@ -7,8 +8,11 @@ explanation catalogue, which has one entry per check's code.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+
+import click
 
 from tensorscope.engine import stopon
 
@@ -75,3 +79,66 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:  # a host name: other machines may reach it
         return False
+
+
+# --- the click options ---------------------------------------------------------------------------------
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+STOP_ON_HELP = ("Data breakpoint (repeatable): grad:NAME (its .grad is written or zeroed), change:NAME (its "
+                "value, shape, dtype, device or requires_grad changes), nan (a tensor becomes NaN/Inf), "
+                "flag:CODE (a flag is raised).")
+
+
+def _breaks(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Break, ...]:
+    """--break values as Breaks (a condition that does not compile: a usage error)."""
+    try:
+        return tuple(parse_break(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _stop_ons(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return parse_stop_on(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _watches(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """--watch expressions, each checked to be an expression."""
+    for value in values:
+        error = compile_error(value, "watch")
+        if error is not None:
+            raise click.BadParameter(error)
+    return tuple(v.strip() for v in values)
+
+
+def break_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--break LINE[:COND]` (repeatable), read into `breaks`."""
+    return click.option("--break", "breaks", multiple=True, metavar="LINE[:COND]", callback=_breaks,
+                        help="Breakpoint at this line of the script; with :COND (30:epoch==3) it pauses "
+                             "only when the condition is true (repeatable).")(f)
+
+
+def stop_on_option(help: str = STOP_ON_HELP) -> Decorator:
+    """`--stop-on SPEC` (repeatable), checked and read into `stop_on`."""
+    return click.option("--stop-on", "stop_on", multiple=True, metavar="SPEC", callback=_stop_ons, help=help)
+
+
+def debug_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--stop-on (data breakpoints) and the hidden --no-eval (what `serve` passes without --allow-eval)."""
+    f = click.option("--no-eval", "no_eval", is_flag=True, hidden=True,
+                     help="Refuse evaluation, watches and conditions (serve without --allow-eval).")(f)
+    return stop_on_option()(f)
+
+
+def watch_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--watch EXPR` (repeatable), each checked to be an expression, read into `watches`."""
+    return click.option("--watch", "watches", multiple=True, metavar="EXPR", callback=_watches,
+                        help="Evaluate EXPR at every step and print its value under it (repeatable): w.grad, "
+                             "loss.item().")(f)
+
+
+def conditions_of(breaks: Iterable[Break]) -> dict[int, str]:
+    """{line: condition} of the --break values that have one."""
+    return {b.line: b.condition for b in breaks if b.condition is not None}
