@@ -11,12 +11,13 @@ import dataclasses
 import queue
 import sys
 import types
-from typing import Any
 
 from tensorscope.engine.commands import COMMANDS, Command
+from tensorscope.engine.databreaks import DataBreaks
 from tensorscope.engine.evaluating import Paused
 from tensorscope.engine.stepping import breakpoint_calls, pauses_at
 from tensorscope.engine.steps import kept
+from tensorscope.engine.stopon import parse_all
 from tensorscope.model import PauseReason, Step, Trace
 
 
@@ -54,21 +55,17 @@ class Pausing:
     def set_stop_on(self, specs: tuple[str, ...] | list[str]) -> None:
         """The data breakpoints (`stopon` syntax: change:NAME, grad:NAME, nan, flag:CODE), replacing the
         ones set before; raises ValueError on one it cannot read."""
-        from tensorscope.engine.stopon import parse_all
-
         parsed = parse_all(tuple(specs))
         if not parsed:
             self._databreaks = None
             return
-        from tensorscope.engine.databreaks import DataBreaks
-
         sim = self._sim
         databreaks = DataBreaks(parsed, device_name=sim.device_name if sim is not None else None)
         self._databreaks = databreaks
         if self._paused is not None:  # set while paused: what the line about to run changes must count
             self._request(lambda: self._baseline(databreaks))
 
-    def _baseline(self, databreaks: Any) -> None:
+    def _baseline(self, databreaks: DataBreaks) -> None:
         """On the script's thread, paused: the data breakpoints remember what the paused frame holds now."""
         paused = self._paused
         if paused is not None and not isinstance(paused.frames[-1], dict):

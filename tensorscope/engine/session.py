@@ -23,6 +23,7 @@ from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.caught import CaughtPitfalls
 from tensorscope.engine.collect import StatsCache
 from tensorscope.engine.commands import COMMANDS, Command
+from tensorscope.engine.databreaks import DataBreaks
 from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.evaluating import Evaluating, Paused
 from tensorscope.engine.events import TraceEvents
@@ -132,7 +133,7 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking, Evaluating):
         """What the user evaluated at the prompt, in order (the Trace keeps them)."""
         self._reason: PauseReason | None = None
         """Why the next Step pauses, when a breakpoint, a data breakpoint or an exception makes it."""
-        self._databreaks: Any = None
+        self._databreaks: DataBreaks | None = None
         self.set_stop_on(tuple(stop_on))
         self._hook: Any = None
         """The script's sys.breakpointhook while ours stands in for it on a line that calls breakpoint()."""

@@ -14,6 +14,7 @@ from textual import on
 from textual.app import SystemCommand
 from textual.screen import Screen
 
+from tensorscope.cli_options import flag_codes, parse_stop_on
 from tensorscope.engine import stopon
 from tensorscope.tui.app_actions import KeyActions
 from tensorscope.tui.app_view import END_STATES
@@ -25,13 +26,6 @@ from tensorscope.tui.words import words
 
 Conditions = Mapping[int | tuple[str, int], str]
 """`{line: condition}` (a line of the main script) or `{(file, line): condition}`."""
-
-
-def flag_codes() -> tuple[str, ...]:
-    """The codes `stop on flag` offers (read without importing torch)."""
-    from tensorscope.explain.catalogue import CATALOGUE
-
-    return tuple(sorted(CATALOGUE))
 
 
 class BreakActions(KeyActions):
@@ -49,7 +43,7 @@ class BreakActions(KeyActions):
             key = (self.target.display, where) if isinstance(where, int) else where
             kept[key] = condition
             runner.breakpoints.add(key)
-        specs = tuple(str(s) for s in stopon.parse_all(list(stop_on), flag_codes()))
+        specs = parse_stop_on(stop_on)
         if isinstance(runner, ReplayRunner):
             runner.allow_eval = self._eval_allowed()
             runner.conditions.update(kept)
