@@ -8,9 +8,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from textual.app import App
 from textual.message import Message
-from textual.message_pump import MessagePump
 
 from tensorscope.engine import Command, ScriptTarget
 from tensorscope.engine.process import EngineProcess, RunResult, spec_for, take_engine, warm_up
@@ -152,7 +153,7 @@ class Runner:
     checks = "tensorscope.checks:default_checks"
     """`module:function` making the checks the engine runs (imported in the engine process)."""
 
-    def __init__(self, target: ScriptTarget, app: MessagePump, *, trace_modules: Iterable[str] = (),
+    def __init__(self, target: ScriptTarget, app: App[Any], *, trace_modules: Iterable[str] = (),
                  simulate_cuda: bool = False, allow_eval: bool = True) -> None:
         self.target = target
         self.allow_eval = allow_eval
@@ -184,13 +185,9 @@ class Runner:
                         breakpoints=sorted(self.breakpoints), stop_on_flags=True,
                         simulate_cuda=self.simulate_cuda, checks=self.checks,
                         watches=tuple(self.watches) if self.allow_eval else (), allow_eval=self.allow_eval)
-        run_worker = getattr(self.app, "run_worker", None)
-        if run_worker is not None:  # a Textual worker thread (the first take may wait for the fork server)
-            run_worker(lambda: self._launch(handle, spec, run), name="tensorscope-launch", group="engine",
-                       thread=True, exit_on_error=False)
-        else:
-            threading.Thread(target=self._launch, args=(handle, spec, run), name="tensorscope-launch",
-                             daemon=True).start()
+        # a Textual worker thread: the first take may wait for the fork server
+        self.app.run_worker(lambda: self._launch(handle, spec, run), name="tensorscope-launch",
+                            group="engine", thread=True, exit_on_error=False)
         return run
 
     def _launch(self, handle: EngineRun, spec: object, run: int) -> None:
