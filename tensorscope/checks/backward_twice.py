@@ -16,7 +16,7 @@ from tensorscope.engine.collect import iter_named_tensors
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.checks.support.lines import Line
+    from tensorscope.checks.support.culprits import FailedBackward
     from tensorscope.engine.context import RunContext
 
 _TEXT = "Trying to backward through the graph a second time"
@@ -151,9 +151,9 @@ class BackwardTwice(BackwardErrorCheck):
     code: ClassVar[str] = "backward-twice"
     text = _TEXT
 
-    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
-                tensor: torch.Tensor | None) -> bool:
-        data = {"name": name, "code": view.text}
+    def explain(self, ctx: RunContext, failed: FailedBackward) -> bool:
+        frame, line, name, tensor = failed.frame, failed.line, failed.name, failed.tensor
+        data = failed.data()
         tensors = [name]
         found = None
         try:

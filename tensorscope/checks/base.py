@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import re
 import types
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
-import torch
-
-from tensorscope.checks.support.culprits import failed_backward
+from tensorscope.checks.support.culprits import FailedBackward, failed_backward
 from tensorscope.engine.monitor import Monitor
 from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, Severity
 
 if TYPE_CHECKING:
-    from tensorscope.checks.support.lines import Line
-    from tensorscope.engine.context import RunContext
+    from tensorscope.engine.context import FlagPlace, RunContext
 
 
 class Check(Monitor):
@@ -34,27 +31,16 @@ class Check(Monitor):
         finally:
             self._caught = None
 
-    def flag(
-        self,
-        ctx: RunContext,
-        severity: Severity,
-        data: dict[str, str],
-        tensors: tuple[str, ...] = (),
-        line: int | None = None,
-        where: tuple[str, str] | None = None,
-    ) -> Flag:
-        """Raise this check's flag; message and hint come from the catalogue, filled with `data`.
-
-        `where` (file as flags show it, function) places it in another function than the running one."""
+    def flag(self, ctx: RunContext, severity: Severity, data: dict[str, str],
+             **place: Unpack[FlagPlace]) -> Flag:
+        """Raise this check's flag; message and hint come from the catalogue, filled with `data`; `place`
+        says where it stands when that is not the running function's current line."""
         if self._caught is not None:
             data = {**data, "caught": str(self._caught[0])}
             if self._caught[1]:
                 data["caught_file"] = self._caught[1]
         text = render(self.code, "en", data)
-        return ctx.emit(
-            self.code, severity, text.message, text.fix, tensors=tensors, data=data, line=line,
-            where=where,
-        )
+        return ctx.emit(self.code, severity, text.message, text.fix, data, **place)
 
 
 class BackwardErrorCheck(Check):
@@ -62,16 +48,13 @@ class BackwardErrorCheck(Check):
     holds or a pattern it matches); `explain` gets the statement and the tensor backward() was called on."""
 
     text: ClassVar[str | re.Pattern[str]]
+    explains = (RuntimeError,)
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         failed = failed_backward(ctx, exc, frame, line, self.text)
-        if failed is None:
-            return False
-        view, name, tensor = failed
-        return self.explain(ctx, frame, line, view, name, tensor)
+        return failed is not None and self.explain(ctx, failed)
 
-    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
-                tensor: torch.Tensor | None) -> bool:
-        """Raise the flag for this failure (`name`: the user's name for `tensor`, or a description)."""
+    def explain(self, ctx: RunContext, failed: FailedBackward) -> bool:
+        """Raise the flag for this failure."""
         raise NotImplementedError

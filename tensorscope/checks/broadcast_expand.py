@@ -212,7 +212,7 @@ class BroadcastExpand(Check, Subscriber):
             tensors = tuple(name for name in (found_col, found_vec) if name)
             if found_col is None or found_vec is None:
                 data |= {"variant": "unnamed", "expr": info.code or op}
-                self.flag(ctx, "warning", data, tensors, line=line)
+                self.flag(ctx, "warning", data, tensors=tensors, line=line)
                 return
             col_name, vec_name = found_col, found_vec
             first, second = (col_name, vec_name) if col_left else (vec_name, col_name)
@@ -225,7 +225,7 @@ class BroadcastExpand(Check, Subscriber):
             "vec_view": f"{vec_name}.view(-1, 1)",
             "col_fix": f"{col_name}.squeeze(1)",
         }
-        self.flag(ctx, "warning", data, tensors, line=line)
+        self.flag(ctx, "warning", data, tensors=tensors, line=line)
 
 
 # --- the operands as the user wrote them -------------------------------------------------------------------

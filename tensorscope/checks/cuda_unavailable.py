@@ -114,11 +114,10 @@ class CudaUnavailable(Check):
     already simulates CUDA, --simulate-cuda with the script's own name."""
 
     code: ClassVar[str] = "cuda-unavailable"
+    explains = (RuntimeError, AssertionError, AttributeError, ValueError)
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        if not isinstance(exc, RuntimeError | AssertionError | AttributeError | ValueError):
-            return False
         if not _TEXTS.search(str(exc)):
             return False
         view = look(ctx, frame, line)

@@ -132,11 +132,10 @@ class DeviceMismatch(Check):
     """Explains a device error with the user's variables and their devices."""
 
     code: ClassVar[str] = "device-mismatch"
+    explains = (RuntimeError, TypeError, ValueError)
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        if not isinstance(exc, RuntimeError | TypeError | ValueError):
-            return False
         found = match(str(exc))
         if found is None:
             return False

@@ -86,6 +86,7 @@ class DtypeMismatch(Check):
     """Names the variables whose dtypes clash; also notes results silently promoted to float64."""
 
     code: ClassVar[str] = "dtype-mismatch"
+    explains = (RuntimeError, ValueError)
     wants_lines = True
 
     def __init__(self) -> None:
@@ -101,8 +102,6 @@ class DtypeMismatch(Check):
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        if not isinstance(exc, RuntimeError | ValueError):
-            return False
         message = str(exc)
         view = look(ctx, frame, line)
         data: dict[str, str] = {"code": view.text}

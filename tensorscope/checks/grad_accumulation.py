@@ -357,5 +357,5 @@ class GradAccumulation(Check, Subscriber):
         if severity == "info":
             data["variant"] = "accumulate"
         # confirmed maybe later, in another function: the flag is the backward() line's, in its function
-        self.flag(ctx, severity, data, tuple(params), line=line, where=found.where)  # type: ignore[arg-type]
+        self.flag(ctx, severity, data, tensors=tuple(params), line=line, where=found.where)  # type: ignore[arg-type]
 

@@ -140,4 +140,4 @@ class GraphRetained(Check, Subscriber):
             "operand": _operand(added),
         }
         tensors = (name, added) if added.isidentifier() else (name,)
-        self.flag(ctx, "warning", data, tensors, line=line)
+        self.flag(ctx, "warning", data, tensors=tensors, line=line)

@@ -59,10 +59,11 @@ class InplaceLeaf(Check):
     """Explains PyTorch's refusal to change a leaf that requires grad in place outside no_grad."""
 
     code: ClassVar[str] = "inplace-leaf"
+    explains = (RuntimeError,)
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        if not isinstance(exc, RuntimeError) or not _TEXT.search(str(exc)):
+        if not _TEXT.search(str(exc)):
             return False
         view = look(ctx, frame, line)
         name = leaf_name(view) or "the parameter"

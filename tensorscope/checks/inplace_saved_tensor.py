@@ -184,6 +184,7 @@ class InplaceSavedTensor(Check):
     """Flags in-place changes of tensors saved for backward, where they happen and when backward fails."""
 
     code: ClassVar[str] = "inplace-saved-tensor"
+    explains = (RuntimeError,)
     wants_lines = True
 
     def __init__(self) -> None:
@@ -257,7 +258,7 @@ class InplaceSavedTensor(Check):
                 "shape": shapes.shape_text(t.shape),
             }
             self._seen.append(data | {"op": _op_name(found.saver), "dims": found.shape})
-            self.flag(ctx, "warning", data, (name,), line=line)
+            self.flag(ctx, "warning", data, tensors=(name,), line=line)
 
     def _probe(self, ctx: RunContext, frame: types.FrameType, t: torch.Tensor,
                targets: frozenset[int] | None = None) -> _Found | None:
@@ -307,7 +308,7 @@ class InplaceSavedTensor(Check):
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        if not isinstance(exc, RuntimeError) or _MARK not in str(exc):
+        if _MARK not in str(exc):
             return False
         m = _PYTORCH_TEXT.search(str(exc))
         op = m.group("op") if m else None
@@ -333,7 +334,7 @@ class InplaceSavedTensor(Check):
                 "variant": "failed-unknown",
             }
             tensors = (name,) if name else ()
-        self.flag(ctx, "error", data, tensors, line=line)
+        self.flag(ctx, "error", data, tensors=tensors, line=line)
         return True
 
     def _name_by_shape(self, ctx: RunContext, frame: types.FrameType | None, dims: str) -> str | None:

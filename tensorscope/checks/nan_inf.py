@@ -258,7 +258,7 @@ class NanInf(Check, Subscriber):
         mask = judge.masked_input() if judge is not None and nan else None
         if mask is not None:  # NaN made from deliberate infinities: a fully masked row, -inf - -inf
             data.update(variant="from-mask", mask=mask)
-        self.flag(ctx, "warning", data, (name,), line=line)
+        self.flag(ctx, "warning", data, tensors=(name,), line=line)
 
     def _before(self, ctx: RunContext, call: BackwardCall) -> None:
         if call.kind != "grad":

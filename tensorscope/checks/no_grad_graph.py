@@ -16,7 +16,7 @@ from tensorscope.engine.collect import iter_named_tensors
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
-    from tensorscope.checks.support.lines import Line
+    from tensorscope.checks.support.culprits import FailedBackward
     from tensorscope.engine.context import RunContext
 
 _TEXT = re.compile(r"element \d+ of tensors does not require grad and does not have a grad_fn")
@@ -189,15 +189,14 @@ class NoGradGraph(BackwardErrorCheck):
     code: ClassVar[str] = "no-grad-graph"
     text = _TEXT
 
-    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
-                tensor: torch.Tensor | None) -> bool:
-        data = {"name": name, "code": view.text}
-        if frame is not None:
+    def explain(self, ctx: RunContext, failed: FailedBackward) -> bool:
+        data = failed.data()
+        if failed.frame is not None:
             try:
-                data.update(self._why(frame, line, name, tensor))
+                data.update(self._why(failed.frame, failed.line, failed.name, failed.tensor))
             except Exception:
                 pass
-        self.flag(ctx, "error", data, tensors=(name,), line=line)
+        self.flag(ctx, "error", data, tensors=(failed.name,), line=failed.line)
         return True
 
     def _why(self, frame: types.FrameType, line: int, name: str, tensor: torch.Tensor | None

@@ -43,4 +43,4 @@ class NonLeafGrad(Check):
             self._flagged.add(key)
             gf = t.grad_fn
             data = {"name": name, "grad_fn": gf.name() if gf is not None else "?"}
-            self.flag(ctx, "info", data, (name,), line=line)
+            self.flag(ctx, "info", data, tensors=(name,), line=line)

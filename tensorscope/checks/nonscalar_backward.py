@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import types
 from typing import TYPE_CHECKING, ClassVar
-
-import torch
 
 from tensorscope.checks.base import BackwardErrorCheck
 from tensorscope.checks.support.text import describe
 
 if TYPE_CHECKING:
-    from tensorscope.checks.support.lines import Line
+    from tensorscope.checks.support.culprits import FailedBackward
     from tensorscope.engine.context import RunContext
 
 _TEXT = "grad can be implicitly created only for scalar outputs"
@@ -23,14 +20,9 @@ class NonscalarBackward(BackwardErrorCheck):
     code: ClassVar[str] = "nonscalar-backward"
     text = _TEXT
 
-    def explain(self, ctx: RunContext, frame: types.FrameType | None, line: int, view: Line, name: str,
-                tensor: torch.Tensor | None) -> bool:
-        meta = describe(tensor)
-        data = {
-            "name": name,
-            "shape": meta.shape_text if meta else "?",
-            "numel": str(meta.numel) if meta else "?",
-            "code": view.text,
-        }
-        self.flag(ctx, "error", data, tensors=(name,), line=line)
+    def explain(self, ctx: RunContext, failed: FailedBackward) -> bool:
+        meta = describe(failed.tensor)
+        data = {**failed.data(), "shape": meta.shape_text if meta else "?",
+                "numel": str(meta.numel) if meta else "?"}
+        self.flag(ctx, "error", data, tensors=(failed.name,), line=failed.line)
         return True

@@ -143,11 +143,10 @@ class ShapeMismatch(Check):
     """Explains shape errors with the user's names and shapes, the dimension that must agree, and a fix."""
 
     code: ClassVar[str] = "shape-mismatch"
+    explains = (RuntimeError, ValueError, IndexError)
 
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        if not isinstance(exc, RuntimeError | ValueError | IndexError):
-            return False
         message = str(exc)
         handlers: list[tuple[list[re.Pattern[str]], Handler]] = [
             (_MATMUL, self._matmul), ([_VIEW, _UNFLATTEN, _STRIDE], self._view),

@@ -7,10 +7,21 @@ engine's modules import one another in one direction only (`session` → `monito
 from __future__ import annotations
 
 import types
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from tensorscope.engine.target import ScriptTarget
 from tensorscope.model import Flag, Severity
+
+
+class FlagPlace(TypedDict, total=False):
+    """Where a flag stands and what it names; what is left out is the running function's current line."""
+
+    tensors: tuple[str, ...]
+    """The user's names of the tensors it is about."""
+    line: int | None
+    """Its line, in the running function's file."""
+    where: tuple[str, str] | None
+    """Its file as flags show it, and function: for a flag about another function than the running one."""
 
 
 class RunContext(Protocol):
@@ -33,18 +44,9 @@ class RunContext(Protocol):
         """True while `check` lets a loop's passes run unobserved (sampling)."""
         ...
 
-    def emit(
-        self,
-        code: str,
-        severity: Severity,
-        message: str,
-        hint: str,
-        tensors: tuple[str, ...] = (),
-        data: dict[str, str] | None = None,
-        line: int | None = None,
-        where: tuple[str, str] | None = None,
-    ) -> Flag:
-        """Raise a flag at the current line (or `line`; `where`: its file as flags show it, function)."""
+    def emit(self, code: str, severity: Severity, message: str, hint: str, data: dict[str, str] | None = None,
+             **place: Unpack[FlagPlace]) -> Flag:
+        """Raise a flag at the current line of the running function, or where `place` says."""
         ...
 
     def user_frame(self) -> types.FrameType | None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 _HANDLE_CODE = torch.overrides.handle_torch_function.__code__
 _TEMPLATE = compile("def _op(f, a, k): return f(*a, **k)\n", "<tensorscope>", "exec").co_consts[0]
@@ -60,3 +61,23 @@ def _drop_disguise(tb: types.TracebackType | None) -> None:
                 prev.tb_next = tb.tb_next
             return
         prev, tb = tb, tb.tb_next
+
+
+Owner = TypeVar("Owner")
+
+
+class OpMode(TorchFunctionMode, Generic[Owner]):
+    """A TorchFunctionMode of `owner`'s that hands each op to `on_op` with the frame that made it (the frame
+    to `call_as` the op from, so that a warning inside it is the user's line's, as under plain python)."""
+
+    def __init__(self, owner: Owner) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        return self.on_op(caller_of_op(), func, args, kwargs or {})
+
+    def on_op(self, caller: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run (or answer) `func(*args, **kwargs)`, made at `caller`."""
+        raise NotImplementedError

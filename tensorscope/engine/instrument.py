@@ -31,10 +31,9 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from tensorscope.engine.backward import BackwardCall, BackwardTracking
-from tensorscope.engine.disguise import call_as, caller_of_op, is_disguise
+from tensorscope.engine.disguise import OpMode, call_as, caller_of_op, is_disguise
 from tensorscope.engine.hooks import HookedCalls
 from tensorscope.engine.monitor import Monitor
 from tensorscope.engine.replacements import REPLACEMENTS, Replacements
@@ -86,18 +85,11 @@ class Subscriber:
 
 # --- the layer ---------------------------------------------------------------------------------------
 
-class _Mode(TorchFunctionMode):
+class _Mode(OpMode["Instrument"]):
     """Sees ops, losses and backward() while a line that needs it runs."""
 
-    def __init__(self, layer: Instrument) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
-        kwargs = kwargs or {}
-        layer = self.layer
-        caller = caller_of_op()
+    def on_op(self, caller: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        layer = self.owner
         kind = _BACKWARD_FUNCS.get(func)
         if kind is not None and layer.backward_handlers:
             return layer.backward(caller, func, kind, args, kwargs)

@@ -31,9 +31,13 @@ class Monitor:
         """Passes of the loop at `lines` of `frame` ran unobserved and observation resumes now (the loop
         goes on, ended, or raised): catch up on what persists (a NaN is still there)."""
 
+    explains: tuple[type[BaseException], ...] = (BaseException,)
+    """The exception classes `on_exception` and `on_caught` are called for (others pass it by)."""
+
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
-        """The script raised `exc` uncaught at `line`. Return True when a flag explained it."""
+        """The script raised `exc` (one of `explains`) uncaught at `line`. Return True when a flag explained
+        it."""
         return False
 
     def on_caught(self, ctx: RunContext, exc: BaseException, frame: types.FrameType, line: int,

@@ -101,7 +101,7 @@ class Raising:
             with self._layer.outside() if self._layer is not None else nullcontext():
                 for m in self.monitors:
                     try:
-                        if m.on_caught(self, exc, frame, line, at):
+                        if isinstance(exc, m.explains) and m.on_caught(self, exc, frame, line, at):
                             self._pitfalls.explained(exc, key)
                             break
                     except Exception as err:
@@ -133,7 +133,7 @@ class Raising:
         explained = self._pitfalls.seen(exc, frame, line)  # (caught, flagged, then re-raised: flagged once)
         for m in () if explained else self.monitors:
             try:
-                if m.on_exception(self, exc, frame, line):
+                if isinstance(exc, m.explains) and m.on_exception(self, exc, frame, line):
                     break
             except Exception as err:
                 self._failed(m, err)

@@ -17,12 +17,13 @@ import threading
 import traceback
 import types
 from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from typing import Any, TextIO, Unpack
 
 from tensorscope.engine.capture import OutputCapture
 from tensorscope.engine.caught import CaughtPitfalls
 from tensorscope.engine.collect import StatsCache
 from tensorscope.engine.commands import COMMANDS, Command
+from tensorscope.engine.context import FlagPlace
 from tensorscope.engine.databreaks import DataBreaks
 from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.evaluating import Evaluating, Paused
@@ -242,20 +243,12 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking, Evaluating):
 
     # --- RunContext for monitors ------------------------------------------------------------------
 
-    def emit(
-        self,
-        code: str,
-        severity: Severity,
-        message: str,
-        hint: str,
-        tensors: tuple[str, ...] = (),
-        data: dict[str, str] | None = None,
-        line: int | None = None,
-        where: tuple[str, str] | None = None,
-    ) -> Flag:
-        """A flag at `line` of the running function, or of `where` (its file as flags show it, function)."""
+    def emit(self, code: str, severity: Severity, message: str, hint: str, data: dict[str, str] | None = None,
+             **place: Unpack[FlagPlace]) -> Flag:
+        """A flag at the running function's current line, or where `place` says (see `FlagPlace`)."""
         file, cur_line, function = self.location()
         file = "" if file == self.target.display else file
+        line, where = place.get("line"), place.get("where")
         if where is not None:
             file, function = where
         flag = Flag(
@@ -265,7 +258,7 @@ class Session(Pausing, Running, TraceEvents, Raising, StepMaking, Evaluating):
             function=function,
             message=message,
             hint=hint,
-            tensors=tuple(tensors),
+            tensors=tuple(place.get("tensors", ())),
             file=file,
             data=dict(data or {}),
         )

@@ -149,18 +149,33 @@ def backward_target(exc: BaseException, frame: types.FrameType | None, line: Lin
     return name or "the tensor", tensor if is_a(tensor, torch.Tensor) else None
 
 
+@dataclass(frozen=True)
+class FailedBackward:
+    """A backward() that raised: where, the statement, and the tensor it was called on."""
+
+    frame: types.FrameType | None
+    line: int
+    view: Line
+    name: str
+    """The user's name for `tensor`, or a description of it."""
+    tensor: torch.Tensor | None = field(compare=False, repr=False)
+
+    def data(self) -> dict[str, str]:
+        """What every explanation of it is filled with: the tensor's name and the statement."""
+        return {"name": self.name, "code": self.view.text}
+
+
 def failed_backward(ctx: RunContext, exc: BaseException, frame: types.FrameType | None, line: int,
-                    text: str | re.Pattern[str]) -> tuple[Line, str, torch.Tensor | None] | None:
-    """For a RuntimeError whose message holds `text` (a string) or matches it (a pattern): the statement at
-    `line`, the user's name for the tensor backward() was called on, and that tensor; None otherwise."""
+                    text: str | re.Pattern[str]) -> FailedBackward | None:
+    """For a RuntimeError whose message holds `text` (a string) or matches it (a pattern): the backward()
+    call that raised it; None otherwise."""
     if not isinstance(exc, RuntimeError):
         return None
     message = str(exc)
     if (text not in message) if isinstance(text, str) else not text.search(message):
         return None
     view = look(ctx, frame, line)
-    name, tensor = backward_target(exc, frame, view)
-    return view, name, tensor
+    return FailedBackward(frame, line, view, *backward_target(exc, frame, view))
 
 
 def graph_nodes(t: torch.Tensor | None, limit: int = 20000) -> set[int]:

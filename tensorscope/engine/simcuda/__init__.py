@@ -13,14 +13,14 @@ script runs.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
-from torch.overrides import TorchFunctionMode
 
-from tensorscope.engine.instrument import call_as, caller_of_op
+from tensorscope.engine.disguise import OpMode, call_as
 from tensorscope.engine.simcuda.default import check_generator, default_device_for, kept_default_device
 from tensorscope.engine.simcuda.devices import CPU, DeviceTable, devices_in, storage_of, tensors_in
 from tensorscope.engine.simcuda.dispatch import DeviceDispatch, legacy_type
@@ -129,18 +129,11 @@ def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
     return sa is not None and sa is sb
 
 
-class _DeviceFunctions(TorchFunctionMode):
+class _DeviceFunctions(OpMode["SimulatedCuda"]):
     """Answers the script's questions about devices and turns its requests for CUDA into the CPU."""
 
-    def __init__(self, sim: SimulatedCuda) -> None:
-        super().__init__()
-        self.sim = sim
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
-        caller = caller_of_op()  # warnings inside the op are the user's line's, as under python
-        kwargs = kwargs or {}
-        sim = self.sim
+    def on_op(self, caller: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        sim = self.owner
         if func in _QUERIES:
             return call_as(caller, func, args, kwargs)
         default = default_device_for(func, kwargs)  # set_default_device("cuda"): a factory's device
@@ -388,18 +381,11 @@ _QUERIES = frozenset(
 """Calls that return no tensor and need no answer from the simulation: passed straight through."""
 
 
-class _DeviceAnswers(TorchFunctionMode):
+class _DeviceAnswers(OpMode["SimulatedCuda"]):
     """Only answers device questions (used while PyTorch formats a simulated tensor)."""
 
-    def __init__(self, sim: SimulatedCuda) -> None:
-        super().__init__()
-        self.sim = sim
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
-        caller = caller_of_op()
-        kwargs = kwargs or {}
+    def on_op(self, caller: types.FrameType, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         handler = _ANSWERS.get(func)
         if handler is not None:
-            return handler(self.sim, func, args, kwargs)
+            return handler(self.owner, func, args, kwargs)
         return call_as(caller, func, args, kwargs)
