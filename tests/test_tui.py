@@ -206,7 +206,7 @@ class _MarkCheck(Check):
 
     def on_line(self, ctx, frame: types.FrameType, line: int) -> None:
         if self.last is not None and ctx.source_line(frame, self.last).strip().startswith("bad ="):
-            self.flag(ctx, "warning", {"name": "bad"}, ("bad",), line=self.last)
+            self.flag(ctx, "warning", {"name": "bad"}, tensors=("bad",), line=self.last)
         self.last = line
 
 

@@ -18,5 +18,5 @@ def _table(name: str) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 ARGUMENT_CHECKED = _table("argument_checked.txt")
-"""op -> (the method named in its error, the tensor arguments it checks in order): "but got mat1 is on cpu, ...
-wrapper_CUDA_addmm"."""
+"""op -> (the method named in its error, the tensor arguments it checks in order), as in "but got mat1 is on
+cpu, ... wrapper_CUDA_addmm"."""
