@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tensorscope.checks import default_checks
-from tensorscope.engine import ScriptTarget, Session
+from tensorscope.engine import ScriptTarget, Session, evaluating
 from tensorscope.engine.forking import forkserver_context
 from tensorscope.engine.process import EngineProcess, spec_for
 from tensorscope.model import Evaluation, Step
@@ -109,7 +109,8 @@ class TestEvaluate:
         assert d.eval("!total = 7").kind == "statement" and d.eval("total").text == "7"
         assert d.eval("p = 3").kind == "statement" and d.eval("p").text == "3"
 
-    def test_a_runaway_evaluation_is_stopped_and_the_run_goes_on(self, drive):
+    def test_a_runaway_evaluation_is_stopped_and_the_run_goes_on(self, drive, monkeypatch):
+        monkeypatch.setattr(evaluating, "EVAL_SECONDS", 1.0)  # (in this process: the mechanism, sooner)
         d = drive(TRAIN, "continue", breakpoints=[11])
         ev = d.eval("while True: pass")
         assert ev.kind == "timeout" and "stopped after" in ev.text
