@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(optionalhook=True)  # (a pytest-xdist hook)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one worker more than this machine's cores. Part of many tests is waiting on a child process
     (a script that sleeps, a timeout running out, an engine starting): a spare worker runs tests meanwhile."""

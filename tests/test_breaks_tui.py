@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from linreg_script import BACKWARD_LINE, LINREG, LOOP_LINE, UPDATE_LINE, ZERO_LINE
 from pilot_support import paused, wait_until
 
 from tensorscope.engine import stopon
@@ -16,25 +17,6 @@ from tensorscope.tui.words import words as app_words
 
 SIZES = [(120, 40), (80, 24)]
 
-LINREG = """
-import torch
-x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
-y = 2 * x + 1
-w = torch.randn(1, 1, requires_grad=True)
-b = torch.zeros(1, requires_grad=True)
-for epoch in range(5):
-    y_pred = x @ w + b
-    loss = ((y_pred - y) ** 2).mean()
-    loss.backward()
-    with torch.no_grad():
-        w -= 0.05 * w.grad
-        b -= 0.05 * b.grad
-    w.grad.zero_()
-    b.grad.zero_()
-    print(f"Epoch {epoch + 1}")
-print("done")
-"""
-LOOP_LINE, BACKWARD_LINE, UPDATE_LINE, ZERO_LINE = 7, 9, 11, 13
 
 DIVERGES = """
 import torch

@@ -32,7 +32,7 @@ def line_of(path: Path, marker: str) -> int:
     return hits[0]
 
 
-LINREG = """
+D2L_SGD = """
     import torch
     torch.manual_seed(0)
     X = torch.randn(8, 2)
@@ -62,7 +62,7 @@ LINREG = """
 @pytest.mark.parametrize("epochs", [3, 40])
 def test_update_in_a_function_is_named_at_the_module_level_backward(write_script: Write, every_pass: bool,
                                                                     epochs: int) -> None:
-    path = write_script(LINREG.format(n=epochs))
+    path = write_script(D2L_SGD.format(n=epochs))
     (flag,) = flags_of(path, every_pass)
     assert (flag.severity, flag.line, flag.function, flag.file) == (
         "warning", line_of(path, "# <- backward"), "<module>", "")
@@ -72,7 +72,7 @@ def test_update_in_a_function_is_named_at_the_module_level_backward(write_script
 
 
 def test_both_languages_label_the_norm_and_the_number_apart(write_script: Write) -> None:
-    path = write_script(LINREG.format(n=3))
+    path = write_script(D2L_SGD.format(n=3))
     (flag,) = flags_of(path, every_pass=True)
     zh = render(flag.code, "zh", flag.data)
     assert "w.grad, b.grad 里还留着" in zh.message and f"（{flag.data['held']}）" in zh.message
