@@ -25,7 +25,7 @@ from tensorscope.model import Flag, Trace
 
 Write = Callable[..., Path]
 REPO = Path(__file__).resolve().parent.parent
-PASSES = FULL_PASSES + 3 * EVERY + 7
+PASSES = FULL_PASSES + EVERY + 7
 """Enough passes of a loop for `check` to leave some unobserved."""
 MODES = ["check", "every-pass", "trace"]
 
