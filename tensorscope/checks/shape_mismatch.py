@@ -20,55 +20,26 @@ if TYPE_CHECKING:
     from tensorscope.engine.context import RunContext
 
 Data = dict[str, str]
-Handler = Callable[["Line", BaseException, "types.FrameType | None", str], "Data | None"]
+Handler = Callable[["ShapeMismatch", "Line", BaseException, "types.FrameType | None", "re.Match[str]"],
+                   "Data | None"]
 
-_MATMUL = [re.compile(p) for p in (
-    r"mat1 and mat2 shapes cannot be multiplied \((?P<r1>\d+)x(?P<k1>\d+) and (?P<k2>\d+)x(?P<c2>\d+)\)",
-    r"size mismatch, got input \(\d+\), mat \((?P<r1>\d+)x(?P<k1>\d+)\), vec \((?P<k2>\d+)\)",
-    r"inconsistent tensor size, expected tensor \[(?P<k1>\d+)\] and src \[(?P<k2>\d+)\]",
-    r"Expected size for first two dimensions of batch2 tensor to be: \[\d+, (?P<k1>\d+)\] "
-    r"but got: \[\d+, (?P<k2>\d+)\]",
-)]
-_VIEW = re.compile(r"shape '\[(?P<target>[-\d, ]*)\]' is invalid for input of size (?P<numel>\d+)")
-_UNFLATTEN = re.compile(r"unflatten: Provided sizes \[(?P<target>[-\d, ]*)\] don't multiply up to the size "
-                        r"of dim \d+ \((?P<numel>\d+)\)")
-_STRIDE = re.compile(r"view size is not compatible with input tensor's size and stride")
-_BROADCAST = re.compile(r"The size of tensor a \((?P<n1>\d+)\) must match the size of tensor b "
-                        r"\((?P<n2>\d+)\) at non-singleton dimension (?P<dim>\d+)")
-_INPLACE = re.compile(r"output with shape \[(?P<out>[\d, ]*)\] doesn't match the broadcast shape "
-                      r"\[(?P<result>[\d, ]*)\]")
-_CAT = re.compile(r"Sizes of tensors must match except in dimension (?P<dim>\d+)\. Expected size \d+ "
-                  r"but got size \d+ for tensor number (?P<k>\d+) in the list")
-_STACK = re.compile(r"stack expects each tensor to be equal size, but got \[(?P<s1>[\d, ]*)\] at entry "
-                    r"(?P<i>\d+) and \[(?P<s2>[\d, ]*)\] at entry (?P<k>\d+)")
-_LOSS = [re.compile(p) for p in (
-    r"Expected input batch_size \(\d+\) to match target batch_size \(\d+\)",
-    r"0D or 1D target tensor expected, multi-target not supported",
-    r"Target size \(torch\.Size\(\[[\d, ]*\]\)\) must be the same as input size",
-    r"Expected target size",
-)]
-_LAYER = [re.compile(p) for p in (
-    r"Given groups=\d+, weight of size \[[\d, ]*\], expected input\[[\d, ]*\] to have \d+ channels",
-    r"Expected \d+D \(unbatched\) or \d+D \(batched\) input to \w+",
-    r"Given normalized_shape=\[[\d, ]*\], expected input with shape",
-    r"running_mean should contain \d+ elements not \d+",
-    r"input\.size\(-1\) must be equal to input_size",
-    r"Expected hidden size",
-    r"Expected (?:input|hidden)\[?\d?\]?\.size\(",
-    r"Output size is too small",
-    r"Expected \d+-dimensional input for \d+-dimensional weight",
-    r"expected input with shape \[\*,",
-)]
-_ITEM = re.compile(r"a Tensor with (?P<numel>\d+) elements cannot be converted to Scalar"
-                   r"|only one element tensors can be converted to Python scalars")
-_DIM = re.compile(r"Dimension out of range \(expected to be in range of \[(?P<lo>-?\d+), (?P<hi>-?\d+)\], "
-                  r"but got (?P<dim>-?\d+)\)")
-_GENERIC = [re.compile(p) for p in (
-    r"The expanded size of the tensor \(\d+\) must match the existing size",
-    r"number of dimensions in the tensor input does not match the length of the desired ordering",
-    r"must match the size of tensor b",
-    r"shapes cannot be multiplied",
-)]
+_RULES: list[tuple[tuple[re.Pattern[str], ...], Handler]] = []
+"""Each kind of shape error: the PyTorch messages that report it and the method that explains it, in the order
+they are tried (the first method whose messages match the error answers)."""
+
+
+def _explains(*messages: str) -> Callable[[Handler], Handler]:
+    """Declare the PyTorch error messages (regexes) the decorated method explains; the match reaches it, with
+    its named groups."""
+    patterns = tuple(re.compile(m) for m in messages)
+
+    def register(method: Handler) -> Handler:
+        _RULES.append((patterns, method))
+        return method
+
+    return register
+
+
 _ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _ELEMENTWISE_CALLS = frozenset({"add", "sub", "mul", "div", "subtract", "multiply", "divide", "pow",
                                 "maximum", "minimum", "eq", "ne", "lt", "gt", "le", "ge", "where",
@@ -148,20 +119,14 @@ class ShapeMismatch(Check):
     def on_exception(self, ctx: RunContext, exc: BaseException, frame: types.FrameType | None,
                      line: int) -> bool:
         message = str(exc)
-        handlers: list[tuple[list[re.Pattern[str]], Handler]] = [
-            (_MATMUL, self._matmul), ([_VIEW, _UNFLATTEN, _STRIDE], self._view),
-            ([_BROADCAST, _INPLACE], self._broadcast), ([_CAT, _STACK], self._cat), (_LOSS, self._loss),
-            (_LAYER, self._layer), ([_ITEM], self._item), ([_DIM], self._dim), (_GENERIC, self._generic),
-        ]
-        view: Line | None = None
-        for patterns, handler in handlers:
-            if not any(p.search(message) for p in patterns):
+        for patterns, explain in _RULES:
+            m = next((found for p in patterns if (found := p.search(message)) is not None), None)
+            if m is None:
                 continue
-            if view is None:
-                view = look(ctx, frame, line)
-            data = handler(view, exc, frame, message)
+            view = look(ctx, frame, line)
+            data = explain(self, view, exc, frame, m)
             if data is None:
-                data = self._generic(view, exc, frame, message)
+                data = self._generic(view, exc, frame, m)
             data.setdefault("code", view.text)
             names = tuple(data[k] for k in ("a", "b", "input", "weight", "target", "tensor")
                           if k in data and _NAME.fullmatch(data[k]) and data[k] not in ("input", "target"))
@@ -169,12 +134,17 @@ class ShapeMismatch(Check):
             return True
         return False
 
-    # --- each kind of shape error -------------------------------------------------------------------
+    # --- each kind of shape error, in the order they are tried ---------------------------------------
 
-    def _matmul(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"mat1 and mat2 shapes cannot be multiplied \((?P<r1>\d+)x(?P<k1>\d+) and (?P<k2>\d+)x(?P<c2>\d+)\)",
+        r"size mismatch, got input \(\d+\), mat \((?P<r1>\d+)x(?P<k1>\d+)\), vec \((?P<k2>\d+)\)",
+        r"inconsistent tensor size, expected tensor \[(?P<k1>\d+)\] and src \[(?P<k2>\d+)\]",
+        r"Expected size for first two dimensions of batch2 tensor to be: \[\d+, (?P<k1>\d+)\] "
+        r"but got: \[\d+, (?P<k2>\d+)\]")
+    def _matmul(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
                 ) -> Data | None:
         """Matrix products and nn.Linear: the inner dimensions must agree."""
-        m = next(p.search(message) for p in _MATMUL if p.search(message))
         failing = failing_module(exc, frame)
         if failing is not None and isinstance(failing[0], torch.nn.Linear) and failing[1]:
             module, inputs = failing
@@ -212,14 +182,19 @@ class ShapeMismatch(Check):
         b_shape = shape_text(sb) if sb is not None else f"{k2}×{groups['c2']}" if groups.get("c2") else "?"
         return _matmul_data(line.src(a), line.src(b), a_shape, b_shape, k1, k2)
 
-    def _view(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"shape '\[(?P<target>[-\d, ]*)\]' is invalid for input of size (?P<numel>\d+)",
+        r"unflatten: Provided sizes \[(?P<target>[-\d, ]*)\] don't multiply up to the size of dim \d+ "
+        r"\((?P<numel>\d+)\)",
+        r"view size is not compatible with input tensor's size and stride")
+    def _view(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
               ) -> Data | None:
         """view/reshape to a shape with another number of elements, or view of a non-contiguous tensor."""
         calls = calls_named(line, ("view", "reshape", "unflatten", "view_as", "reshape_as"))
         receiver = call_receiver(calls[0]) if calls else None
-        m = _VIEW.search(message) or _UNFLATTEN.search(message)
-        if m is not None:
-            numel = int(m["numel"])
+        sized = m if "numel" in m.re.groupindex else None  # None: a view of a non-contiguous tensor
+        if sized is not None:
+            numel = int(sized["numel"])
             for call in calls:  # the call whose tensor has that many elements
                 meta = describe(line.value(call_receiver(call) or call))
                 if meta is not None and meta.numel == numel:
@@ -228,41 +203,47 @@ class ShapeMismatch(Check):
         meta = describe(line.value(receiver)) if receiver is not None else None
         name = line.src(receiver) if receiver is not None else "?"
         shape = meta.shape_text if meta else "?"
-        if m is None:
+        if sized is None:
             return {"variant": "view-stride", "tensor": name, "shape": shape}
-        target = "(" + ", ".join(str(d) for d in _dims(m["target"])) + ")"
+        target = "(" + ", ".join(str(d) for d in _dims(sized["target"])) + ")"
         first = str(meta.shape[0]) if meta and meta.shape else "-1"
-        return {"variant": "view", "tensor": name, "shape": shape, "numel": m["numel"], "target": target,
+        return {"variant": "view", "tensor": name, "shape": shape, "numel": sized["numel"], "target": target,
                 "first": first}
 
-    def _broadcast(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"The size of tensor a \((?P<n1>\d+)\) must match the size of tensor b \((?P<n2>\d+)\) at "
+        r"non-singleton dimension (?P<dim>\d+)",
+        r"output with shape \[(?P<out>[\d, ]*)\] doesn't match the broadcast shape \[(?P<result>[\d, ]*)\]")
+    def _broadcast(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
                    ) -> Data | None:
         """Elementwise ops: sizes must be equal or 1 in each dimension, counted from the right."""
-        m = _BROADCAST.search(message)
+        inplace = m if "result" in m.re.groupindex else None  # the result would not fit into the left side
         for a, b in _pairs(line, _ELEMENTWISE_OPS, _ELEMENTWISE_CALLS):
             sa, sb = _shape_of(line, a), _shape_of(line, b)
             if sa is None or sb is None or _broadcasts(sa, sb):
                 continue
-            if m is None:  # in place: the result would not fit into the left side
-                mi = _INPLACE.search(message)
+            if inplace is not None:
                 return {"variant": "inplace-broadcast", "a": line.src(a), "a_shape": shape_text(sa),
                         "b": line.src(b), "b_shape": shape_text(sb),
-                        "result": shape_text(_dims(mi["result"])) if mi else "?"}
+                        "result": shape_text(_dims(inplace["result"]))}
             return {"variant": "broadcast", "a": line.src(a), "a_shape": shape_text(sa), "b": line.src(b),
                     "b_shape": shape_text(sb), "dim": m["dim"], "n1": m["n1"], "n2": m["n2"]}
-        loss = self._loss(line, exc, frame, message)
+        loss = self._loss(line, exc, frame, m)
         if loss is not None and "?" not in (loss["input_shape"], loss["target_shape"]):
             return loss
-        if m is None:
+        if inplace is not None:
             return None
         return {"variant": "broadcast-unnamed", "dim": m["dim"], "n1": m["n1"], "n2": m["n2"]}
 
-    def _cat(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"Sizes of tensors must match except in dimension (?P<dim>\d+)\. Expected size \d+ but got size \d+ "
+        r"for tensor number (?P<k>\d+) in the list",
+        r"stack expects each tensor to be equal size, but got \[(?P<s1>[\d, ]*)\] at entry (?P<i>\d+) and "
+        r"\[(?P<s2>[\d, ]*)\] at entry (?P<k>\d+)")
+    def _cat(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
              ) -> Data | None:
         """cat/stack: the tensors must agree in every dimension (but the one joined, for cat)."""
-        stack = _STACK.search(message)
-        m = stack or _CAT.search(message)
-        assert m is not None
+        stack = m if "s1" in m.re.groupindex else None
         k = int(m["k"])
         first = int(stack["i"]) if stack else 0
         names = ["?", "?"]
@@ -291,7 +272,12 @@ class ShapeMismatch(Check):
             data.update(variant="cat", dim=m["dim"])
         return data
 
-    def _loss(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"Expected input batch_size \(\d+\) to match target batch_size \(\d+\)",
+        r"0D or 1D target tensor expected, multi-target not supported",
+        r"Target size \(torch\.Size\(\[[\d, ]*\]\)\) must be the same as input size",
+        r"Expected target size")
+    def _loss(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
               ) -> Data | None:
         """Losses: input and target shapes must fit the loss's convention."""
         loss, (input_name_, value), (target_name, target) = loss_parts(line, exc, frame)
@@ -302,7 +288,18 @@ class ShapeMismatch(Check):
                 "input_shape": mi.shape_text if mi else "?", "target": target_name,
                 "target_shape": mt.shape_text if mt else "?"}
 
-    def _layer(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"Given groups=\d+, weight of size \[[\d, ]*\], expected input\[[\d, ]*\] to have \d+ channels",
+        r"Expected \d+D \(unbatched\) or \d+D \(batched\) input to \w+",
+        r"Given normalized_shape=\[[\d, ]*\], expected input with shape",
+        r"running_mean should contain \d+ elements not \d+",
+        r"input\.size\(-1\) must be equal to input_size",
+        r"Expected hidden size",
+        r"Expected (?:input|hidden)\[?\d?\]?\.size\(",
+        r"Output size is too small",
+        r"Expected \d+-dimensional input for \d+-dimensional weight",
+        r"expected input with shape \[\*,")
+    def _layer(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
                ) -> Data | None:
         """A layer (conv, norm, recurrent) given an input of the wrong layout."""
         failing = failing_module(exc, frame)
@@ -313,9 +310,12 @@ class ShapeMismatch(Check):
         return {"variant": "layer", "input": input_name(line, module, inputs[0]),
                 "input_shape": meta.shape_text if meta else "?",
                 "module": line.name_of(module) or type(module).__name__,
-                "layer": type(module).__name__, "detail": message.splitlines()[0].strip()}
+                "layer": type(module).__name__, "detail": m.string.splitlines()[0].strip()}
 
-    def _item(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"a Tensor with (?P<numel>\d+) elements cannot be converted to Scalar",
+        r"only one element tensors can be converted to Python scalars")
+    def _item(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
               ) -> Data | None:
         """.item() / float() of a tensor with more than one element."""
         node: ast.AST | None = None
@@ -330,16 +330,16 @@ class ShapeMismatch(Check):
         if node is None:
             return None
         meta = describe(line.value(node))
-        m = _ITEM.search(message)
-        numel = str(meta.numel) if meta is not None else (m["numel"] if m and m["numel"] else "?")
+        numel = str(meta.numel) if meta is not None else m.groupdict().get("numel") or "?"
         return {"variant": "item", "tensor": line.src(node), "shape": meta.shape_text if meta else "?",
                 "numel": numel}
 
-    def _dim(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"Dimension out of range \(expected to be in range of \[(?P<lo>-?\d+), (?P<hi>-?\d+)\], but got "
+        r"(?P<dim>-?\d+)\)")
+    def _dim(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
              ) -> Data | None:
         """A dimension index the tensor does not have."""
-        m = _DIM.search(message)
-        assert m is not None
         ndim = max(int(m["hi"]) + 1, 0)
         candidates: list[tuple[str, torch.Tensor]] = []
         for node in line.walk():
@@ -355,9 +355,14 @@ class ShapeMismatch(Check):
                         "dim": m["dim"]}
         return None
 
-    def _generic(self, line: Line, exc: BaseException, frame: types.FrameType | None, message: str
+    @_explains(
+        r"The expanded size of the tensor \(\d+\) must match the existing size",
+        r"number of dimensions in the tensor input does not match the length of the desired ordering",
+        r"must match the size of tensor b",
+        r"shapes cannot be multiplied")
+    def _generic(self, line: Line, exc: BaseException, frame: types.FrameType | None, m: re.Match[str]
                  ) -> Data:
         """Any other shape error PyTorch reports: quote it, with the shapes of the tensors on the line."""
         shapes = ", ".join(f"{r.text}: {meta.shape_text}" for r in line.tensors()[:4]
                            if (meta := describe(r.value)) is not None)
-        return {"detail": message.splitlines()[0].strip(), "shapes": shapes or "?"}
+        return {"detail": m.string.splitlines()[0].strip(), "shapes": shapes or "?"}
