@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
-from textual.binding import ActiveBinding, Binding
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.screen import Screen
 
 NARROW_FOOTER = 100
@@ -23,6 +23,15 @@ KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue
              "frame_up": "k_frame_up", "frame_down": "k_frame_down", "save_trace": "k_save",
              "close": "k_close", "complete": "k_complete"}
 """Action → the words key of its Footer description."""
+
+ROW_CURSOR_KEYS: list[BindingType] = [
+    Binding("up", "cursor(-1)", "Cursor up", show=False),
+    Binding("down", "cursor(1)", "Cursor down", show=False),
+    Binding("pageup", "page(-1)", "Page up", show=False),
+    Binding("pagedown", "page(1)", "Page down", show=False),
+]
+"""The keys that move a pane's row cursor (the Tensors table, the code), so both move alike: the pane has
+`action_cursor(delta)` (rows) and `action_page(direction)` (a screenful)."""
 
 
 class FooterWords(Protocol):

@@ -27,6 +27,8 @@ from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tensorscope.tui.keys import ROW_CURSOR_KEYS
+
 HEADER = -1
 """The row index of the header (as DataTable numbers it)."""
 
@@ -51,13 +53,10 @@ class LineTable(ScrollView, can_focus=True):
     `cursor_type="row"`)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        *ROW_CURSOR_KEYS,
         Binding("enter", "select_cursor", "Select", show=False),
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
         Binding("right", "scroll_right", "Scroll right", show=False),
         Binding("left", "scroll_left", "Scroll left", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
         Binding("ctrl+home", "scroll_top", "Top", show=False),
         Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
         Binding("home", "scroll_home", "Home", show=False),
@@ -271,30 +270,23 @@ class LineTable(ScrollView, can_focus=True):
         self.move_cursor(row=row, scroll=scroll)
         self.cursor_keyed()
 
-    def action_cursor_up(self) -> None:
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor `delta` rows (up and down)."""
         self._set_hover(None)
-        self._key_to(self._cursor - 1)
+        self._key_to(self._cursor + delta)
 
-    def action_cursor_down(self) -> None:
+    def action_page(self, direction: int) -> None:
+        """Scroll a screenful down (1) or up (-1), the cursor moving as many rows (page down, page up)."""
         self._set_hover(None)
-        self._key_to(self._cursor + 1)
-
-    def _page(self) -> int:
-        return self.scrollable_content_region.height - 1
-
-    def action_page_down(self) -> None:
-        self._set_hover(None)
-        height = self._page()
-        rows = min(height + 1, len(self._keys) - self._cursor)
-        self.scroll_relative(y=height, animate=False, force=True)
-        self._key_to(self._cursor + rows - 1, scroll=False)
-
-    def action_page_up(self) -> None:
-        self._set_hover(None)
-        height = self._page()
-        rows = min(height + 1, self._cursor + 1)
-        self.scroll_relative(y=-height, animate=False)
-        self._key_to(self._cursor - rows + 1, scroll=False)
+        height = self.scrollable_content_region.height - 1
+        if direction > 0:
+            rows = min(height + 1, len(self._keys) - self._cursor)
+            self.scroll_relative(y=height, animate=False, force=True)
+            self._key_to(self._cursor + rows - 1, scroll=False)
+        else:
+            rows = min(height + 1, self._cursor + 1)
+            self.scroll_relative(y=-height, animate=False)
+            self._key_to(self._cursor - rows + 1, scroll=False)
 
     def action_scroll_top(self) -> None:
         self._set_hover(None)

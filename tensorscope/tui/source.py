@@ -16,6 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tensorscope.model import Step
+from tensorscope.tui.keys import ROW_CURSOR_KEYS
 
 
 def highlighted_lines(lines: list[str]) -> list[Content]:
@@ -61,10 +62,7 @@ class SourceView(ScrollView, can_focus=True):
     SourceView > .source--marker-raised { color: $error; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Cursor up", show=False),
-        Binding("down", "cursor(1)", "Cursor down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
+        *ROW_CURSOR_KEYS,
         Binding("home", "cursor_to(1)", "First line", show=False),
         Binding("end", "cursor_to(-1)", "Last line", show=False),
         Binding("shift+left,h", "pan(-1)", "Scroll left", show=False),
