@@ -3,8 +3,6 @@ correct code; with them on, scripts print, compute and raise exactly as under pl
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import warnings
 from collections.abc import Callable
@@ -12,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from forked_python import Run, forked_python
 
 from tensorscope.checks import default_checks
 from tensorscope.engine.session import Session
@@ -44,9 +43,9 @@ def serious(trace: Trace) -> list[Flag]:
     return [f for f in trace.flags if f.severity in ("warning", "error")]
 
 
-def plain_python(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=path.parent,
-                          timeout=120)
+def plain_python(path: Path) -> Run:
+    """The script as `python PATH` runs it, in its folder (a forked child of a python with torch imported)."""
+    return forked_python(path)
 
 
 def last_error_line(stderr: str) -> str:

@@ -17,10 +17,9 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from forked_python import forked_python
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -66,68 +65,6 @@ with torch.no_grad():
     "print a value": "print(model.bias.data.tolist(), out.shape)",
 }
 
-_REFERENCE = r"""
-import os, sys, runpy
-import torch  # imported once: each script runs in a forked child, as a fresh __main__
-from torch import nn
-torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)  # the optimizers' first use costs seconds: pay it once
-
-def type_name(exc):
-    cls = type(exc)
-    if cls.__module__ in ("__main__", "builtins"):
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-for line in sys.stdin:
-    path = line.strip()
-    pid = os.fork()
-    if pid == 0:
-        out = open(path + ".out", "w", encoding="utf-8")
-        sys.stdout = out
-        sys.argv = [path]
-        error = ""
-        try:
-            runpy.run_path(path, run_name="__main__")
-        except BaseException as exc:
-            error = type_name(exc)
-        out.flush()
-        with open(path + ".exc", "w", encoding="utf-8") as f:
-            f.write(error)
-        os._exit(0)
-    os.waitpid(pid, 0)
-    print("done", flush=True)
-"""
-
-
-class PlainPython:
-    """Runs scripts as plain python would, one forked child each."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _REFERENCE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=ENV)
-
-    def run(self, path: Path) -> tuple[str, str]:
-        """(stdout, exception type or "") of the script."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{path}\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline() == "done\n"
-        out, exc = Path(f"{path}.out"), Path(f"{path}.exc")
-        return out.read_text(encoding="utf-8"), exc.read_text(encoding="utf-8")
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(30)
-
-
-@pytest.fixture(scope="module")
-def plain() -> Iterator[PlainPython]:
-    runner = PlainPython()
-    yield runner
-    runner.close()
-
-
 def script_of(ops: list[str], loop: bool = False, seed: int = 0) -> str:
     """The prelude, then the operations (inside `for step in range(2)` when `loop`), then a last print."""
     body = "\n".join(OPS[op] for op in ops)
@@ -159,10 +96,11 @@ class TestGeneratedScripts:
     @settings(max_examples=25, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(source=training_scripts())
-    def test_check_matches_plain_python(self, source, plain, tmp_path_factory):
+    def test_check_matches_plain_python(self, source, tmp_path_factory):
         """Same stdout and exception type as python; exit code 0 or 1; no error inside tensorscope."""
         path = write(tmp_path_factory.mktemp("fuzz"), source)
-        expected_out, expected_exc = plain.run(path)
+        plain = forked_python(path)
+        expected_out, expected_exc = plain.stdout, plain.exception
         session = Session(str(path), monitors=default_checks(), keep_steps=False)
         trace = session.run(timeout=60)
         assert not session.internal_errors, (session.internal_errors, source)
@@ -198,9 +136,9 @@ class TestGeneratedScripts:
         else:
             assert payload["exception"] is None
 
-    def test_the_generator_reaches_both_endings(self, plain, tmp_path):
+    def test_the_generator_reaches_both_endings(self, tmp_path):
         """The operations can both finish and raise (so the comparison covers exceptions too)."""
         ok = script_of(["backward", "optimizer step"])
         bad = script_of(["in-place on a parameter"])
-        assert plain.run(write(tmp_path, ok))[1] == ""
-        assert plain.run(write(tmp_path, bad))[1] == "RuntimeError"
+        assert forked_python(write(tmp_path, ok)).exception == ""
+        assert forked_python(write(tmp_path, bad)).exception == "RuntimeError"

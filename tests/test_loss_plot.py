@@ -3,11 +3,10 @@ Output pane wraps its lines."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from forked_python import forked_python
 from pilot_support import paused, wait_until
 from textual.widgets import Log
 
@@ -56,7 +55,9 @@ def losses(trace: Trace) -> list[tuple[int, float, str | None]]:
 
 def expected_losses(path: Path) -> list[float]:
     """The values `loss` had at each backward(), as plain python prints them."""
-    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True).stdout
+    run = forked_python(path)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
     return [float(line.split("loss=")[1]) for line in out.splitlines() if "loss=" in line]
 
 
@@ -131,7 +132,9 @@ class TestStepLoss:
             gone = weakref.ref(loss)
             loss.backward(); del loss; print(gone() is None)
         """)
-        plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True).stdout
+        run = forked_python(path)
+        assert run.returncode == 0, run.stderr
+        plain = run.stdout
         trace = record(path)
         assert "".join(s.stdout for s in trace.steps) == plain == "True\n"
         assert losses(trace) == [(5, 6.0, None)]  # (the end step)

@@ -14,13 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from test_fuzz import PlainPython  # plain python, one forked child per script (a fresh one costs seconds)
+from forked_python import forked_python  # plain python, a forked child per script (a fresh one costs seconds)
 
 from tensorscope.checks import default_checks
 from tensorscope.cli import main
@@ -582,23 +581,17 @@ LIBRARY_SCRIPTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def plain() -> Iterator[PlainPython]:
-    runner = PlainPython()
-    yield runner
-    runner.close()
-
-
 class TestLibrariesAndOddObjects:
     """Real-world script features run exactly as under python, through `check` and `trace`."""
 
     @pytest.mark.parametrize("case", list(LIBRARY_SCRIPTS))
-    def test_same_as_python(self, write_script, plain, case):
+    def test_same_as_python(self, write_script, case):
         """Same stdout as python and no exception, no internal error, and the trace saves."""
         import textwrap
 
         path = write_script(textwrap.dedent(LIBRARY_SCRIPTS[case]))
-        expected, error = plain.run(path)
+        plain = forked_python(path)
+        expected, error = plain.stdout, plain.exception
         assert error == "", error
         code, payload = check_json(path)
         assert code == 0 and payload["stdout"] == expected, payload
