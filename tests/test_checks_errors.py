@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import runpy
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runs import tensorscope_here
 
 from tensorscope.checks import codes, default_checks
 from tensorscope.engine import Session
@@ -890,12 +889,6 @@ class TestCatalogue:
             assert fields[0] == fields[1]
 
 
-def tensorscope(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "tensorscope", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, env=env, timeout=180)
-
-
 class TestCheckCommand:
     """`tensorscope check`: readable report or the JSON contract, and the CI exit codes."""
 
@@ -906,7 +899,7 @@ class TestCheckCommand:
             w = torch.randn(3, requires_grad=True)
             w -= 0.1
         """)
-        proc = tensorscope("check", str(path), "--json")
+        proc = tensorscope_here("check", str(path), "--json")
         assert proc.returncode == 1, proc.stderr
         data = json.loads(proc.stdout)
         assert {"script", "completed", "exception", "stdout", "flags"} <= set(data)
@@ -930,7 +923,7 @@ class TestCheckCommand:
             (w * 3).sum().backward()
             print(w.grad.tolist())
         """)
-        proc = tensorscope("check", str(path), "--json")
+        proc = tensorscope_here("check", str(path), "--json")
         assert proc.returncode == 0, proc.stderr
         data = json.loads(proc.stdout)
         assert data["completed"] is True and data["exception"] is None and data["flags"] == []
@@ -943,12 +936,12 @@ class TestCheckCommand:
             x = torch.randn(4, 3)
             y = x * torch.from_numpy(np.ones(3))
         """)
-        proc = tensorscope("check", str(path), "--json")
+        proc = tensorscope_here("check", str(path), "--json")
         assert proc.returncode == 0, proc.stderr
         assert [f["severity"] for f in json.loads(proc.stdout)["flags"]] == ["info"]
 
     def test_missing_script_exits_two(self, tmp_path):
-        proc = tensorscope("check", str(tmp_path / "nope.py"))
+        proc = tensorscope_here("check", str(tmp_path / "nope.py"))
         assert proc.returncode == 2 and "no such file" in proc.stderr
 
     def test_readable_report_groups_by_line_in_chinese(self, write_script):
@@ -958,7 +951,7 @@ class TestCheckCommand:
             w = torch.randn(10, 1)
             y = x @ w
         """)
-        proc = tensorscope("check", str(path), "--lang", "zh")
+        proc = tensorscope_here("check", str(path), "--lang", "zh")
         assert proc.returncode == 1
         out = proc.stdout
         assert "script.py:4: y = x @ w" in out
@@ -967,7 +960,7 @@ class TestCheckCommand:
     def test_scenario_flagged_at_its_line(self):
         if not (REPO / "scenarios" / "update_without_no_grad.py").exists():
             pytest.skip("scenario not written yet")
-        proc = tensorscope("check", "scenarios/update_without_no_grad.py", "--json")
+        proc = tensorscope_here("check", "scenarios/update_without_no_grad.py", "--json")
         assert proc.returncode == 1
         flags = json.loads(proc.stdout)["flags"]
         assert [f["code"] for f in flags] == ["inplace-leaf"] and "w" in flags[0]["tensors"]

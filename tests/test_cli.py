@@ -1,26 +1,20 @@
-"""The command line: trace, list and the error paths every user meets first."""
+"""The command line: trace, list and the error paths every user meets first (in this process, and as a
+process of its own where that is the point: scenario names found from another folder, atexit output, output
+streamed while the script runs)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runs import ENV, tensorscope_here, tensorscope_process
 
 from tensorscope.model import Trace
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def tensorscope(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [sys.executable, "-m", "tensorscope", *args],
-        capture_output=True, text=True, cwd=cwd or REPO, env=env, timeout=120,
-    )
 
 
 class TestErrors:
@@ -34,7 +28,7 @@ class TestErrors:
         ],
     )
     def test_cannot_run(self, tmp_path, make, expected):
-        proc = tensorscope("trace", str(make(tmp_path)))
+        proc = tensorscope_here("trace", str(make(tmp_path)))
         assert proc.returncode == 2
         assert expected in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
@@ -42,12 +36,12 @@ class TestErrors:
     def test_syntax_error_shows_line_and_caret(self, tmp_path):
         bad = tmp_path / "bad.py"
         bad.write_text("import torch\nx = torch.ones(2\n")
-        proc = tensorscope("check", str(bad))
+        proc = tensorscope_here("check", str(bad))
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert "bad.py:2: syntax error" in proc.stderr and "^" in proc.stderr
 
     def test_unknown_scenario_points_at_list(self):
-        proc = tensorscope("trace", "no_such_scenario")
+        proc = tensorscope_here("trace", "no_such_scenario")
         assert proc.returncode == 2 and "tensorscope list" in proc.stderr
 
 
@@ -56,23 +50,23 @@ class TestTrace:
 
     def test_json_round_trip_and_file_output(self, tmp_path, write_script):
         path = write_script("import torch\nw = torch.ones(1, requires_grad=True)\n(w * 2).sum().backward()\n")
-        proc = tensorscope("trace", str(path), "--json")
+        proc = tensorscope_here("trace", str(path), "--json")
         assert proc.returncode == 0, proc.stderr
         trace = Trace.from_dict(json.loads(proc.stdout))
         assert trace.completed and trace.steps[-1].tensor("w").grad.preview == "[2]"
         out = tmp_path / "lesson.json"
-        proc = tensorscope("trace", str(path), "-o", str(out))
+        proc = tensorscope_here("trace", str(path), "-o", str(out))
         assert proc.returncode == 0 and proc.stdout == ""
         assert Trace.from_json(out.read_text()) .steps[-1].tensor("w").grad.preview == "[2]"
 
     def test_script_arguments_after_double_dash(self, write_script):
         path = write_script("import sys\nprint(sys.argv[1:])\n")
-        proc = tensorscope("trace", str(path), "--", "--epochs", "3")
+        proc = tensorscope_here("trace", str(path), "--", "--epochs", "3")
         assert "> ['--epochs', '3']" in proc.stdout
 
     def test_max_steps(self, write_script):
         path = write_script("while True:\n    pass\n")
-        proc = tensorscope("trace", str(path), "--max-steps", "20")
+        proc = tensorscope_here("trace", str(path), "--max-steps", "20")
         assert "stopped after 20 steps (--max-steps reached)" in proc.stdout
 
     def test_report_shows_grads_filling(self, write_script):
@@ -87,7 +81,7 @@ class TestTrace:
             w.grad.zero_()
             """
         )
-        out = tensorscope("trace", str(path)).stdout
+        out = tensorscope_here("trace", str(path)).stdout
         assert "ran line   4: loss.backward()" in out
         assert "~ w.grad: None → [3]" in out
         assert "~ w: [1] → [0.7]" in out
@@ -98,12 +92,12 @@ class TestScenarioNames:
     """Bundled scenarios are found by name from any folder (they ship inside the package)."""
 
     def test_list_and_trace_by_name_outside_the_repo(self, tmp_path):
-        listing = tensorscope("list", cwd=tmp_path)
+        listing = tensorscope_process("list", cwd=tmp_path)
         assert listing.returncode == 0
         names = [line.split()[0] for line in listing.stdout.splitlines()]
         assert {"linreg", "forgot_zero_grad", "tensor_basics"} <= set(names)
         assert all(len(line.split(maxsplit=1)) == 2 for line in listing.stdout.splitlines())
-        proc = tensorscope("trace", "linreg", "--max-steps", "3", cwd=tmp_path)
+        proc = tensorscope_process("trace", "linreg", "--max-steps", "3", cwd=tmp_path)
         assert proc.returncode == 0 and proc.stdout.startswith("tensorscope trace · scenarios/linreg.py")
         assert str(tmp_path) not in proc.stdout and str(REPO) not in proc.stdout
 
@@ -114,7 +108,7 @@ def test_exit_handlers_print_as_under_python(tmp_path, command):
     path = tmp_path / "bye.py"
     path.write_text("import atexit\natexit.register(print, 'bye')\nprint('last')\n", encoding="utf-8")
     plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
-    proc = tensorscope(command, str(path), "--json")
+    proc = tensorscope_process(command, str(path), "--json")
     assert json.loads(proc.stdout)["stdout"] == plain.stdout == "last\nbye\n"
 
 
@@ -131,8 +125,7 @@ class TestCheckShowsTheScriptsOutput:
                 time.sleep(0.01)
             print("epoch 2", end="")
             """)
-        env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-        proc = subprocess.Popen([sys.executable, "-m", "tensorscope", "check", str(path)], cwd=REPO, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "tensorscope", "check", str(path)], cwd=REPO, env=ENV,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None
@@ -147,7 +140,7 @@ class TestCheckShowsTheScriptsOutput:
 
     def test_quiet_and_json_keep_stdout_to_the_report(self, write_script):
         path = write_script('print("epoch 1")\n')
-        quiet = tensorscope("check", "--quiet", str(path))
+        quiet = tensorscope_here("check", "--quiet", str(path))
         assert quiet.stdout.startswith("tensorscope check · ") and "epoch 1" not in quiet.stdout
-        as_json = tensorscope("check", "--json", str(path))
+        as_json = tensorscope_here("check", "--json", str(path))
         assert json.loads(as_json.stdout)["stdout"] == "epoch 1\n"

@@ -4,12 +4,11 @@ numbers are those of `tensorscope trace` on the same script (#14, item 6)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_runs import tensorscope_here
 from pilot_support import paused, wait_until
 
 import tensorscope.tui.app as app_module
@@ -36,8 +35,9 @@ print(total)
 
 def trace_steps(script: Path) -> list[tuple[int, int, str]]:
     """(index, line, event) of every Step `tensorscope trace --json` records."""
-    out = subprocess.run([sys.executable, "-m", "tensorscope", "trace", "--json", str(script)],
-                         capture_output=True, text=True, check=True).stdout
+    proc = tensorscope_here("trace", "--json", str(script))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
     return [(s["index"], s["line"], s["event"]) for s in json.loads(out)["steps"]]
 
 

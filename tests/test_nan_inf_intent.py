@@ -4,10 +4,7 @@ flagged; NaN and Inf that arise from arithmetic still are, at the line where the
 from __future__ import annotations
 
 import gc
-import os
 import string
-import subprocess
-import sys
 import textwrap
 import weakref
 from collections.abc import Callable
@@ -15,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_runs import tensorscope_here
+from forked_python import forked_python
 
 from tensorscope.checks import default_checks
 from tensorscope.checks.support.deliberate_inf import Marked
@@ -103,7 +102,7 @@ def plain_stdout(path: Path) -> str:
     """What `python SCRIPT` prints, once per script text in this process (the output names no path)."""
     source = path.read_text(encoding="utf-8")
     if source not in _PLAIN_STDOUT:
-        plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+        plain = forked_python(path)
         assert plain.returncode == 0, plain.stderr
         _PLAIN_STDOUT[source] = plain.stdout
     return _PLAIN_STDOUT[source]
@@ -121,9 +120,7 @@ def test_causal_self_attention_training_is_clean(write_script: Write, mode: str)
 
 def test_check_command_exits_0_on_causal_self_attention(write_script: Write) -> None:
     path = write_script(ATTENTION.replace("STEPS", "3"))
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    proc = subprocess.run([sys.executable, "-m", "tensorscope", "check", str(path)], capture_output=True,
-                          text=True, cwd=REPO, env=env, timeout=180)
+    proc = tensorscope_here("check", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "nan-inf" not in proc.stdout and "0 warnings" in proc.stdout
 

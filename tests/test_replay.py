@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import tensorscope_here
 
 from tensorscope.checks import default_checks
 from tensorscope.engine import ScriptTarget, Session
@@ -122,8 +123,7 @@ class TestAnotherMachine:
                     w -= 0.1 * w.grad
                 print(f"step {step}, loss {loss.item():.2f}")
             ''', name="lesson_script.py")
-        cmd = [sys.executable, "-m", "tensorscope", "trace", script.name, "-o", "lesson.json"]
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        proc = tensorscope_here("trace", script.name, "-o", "lesson.json", cwd=tmp_path)
         assert proc.returncode == 1, proc.stderr  # flagged: grad-accumulation
         script.unlink()
         return tmp_path / "lesson.json"
