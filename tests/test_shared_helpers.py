@@ -18,7 +18,7 @@ from tensorscope.tui.databreak import DataBreakScreen
 from tensorscope.tui.help import HelpScreen
 from tensorscope.tui.panes import Pane
 from tensorscope.tui.tensors import TensorTable
-from tensorscope.tui.words import words
+from tensorscope.tui.words import key_words
 
 
 def _tensor(name: str) -> TensorView:
@@ -85,7 +85,7 @@ async def test_a_closable_screen_names_its_dismiss_key_in_its_language() -> None
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         described = {a.binding.description for a in app.screen.active_bindings.values()
                      if a.binding.action == "dismiss"}
-        assert described == {words("zh")["k_close"]}
+        assert described == {key_words("zh")["dismiss"]}
 
 
 def test_stored_grad_reads_a_leafs_grad_and_never_a_non_leafs() -> None:

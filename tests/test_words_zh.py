@@ -22,6 +22,7 @@ from tensorscope.tui.app import TensorScopeApp
 from tensorscope.tui.help import KEYS, MARKS, help_content
 from tensorscope.tui.narration import LINES, Narration
 from tensorscope.tui.status import status_content
+from tensorscope.tui.words import key_words
 from tensorscope.tui.wrap import wrap_spans
 
 SCENARIOS = {p.stem: script_doc(p.read_text(encoding="utf-8")) for p in list_scenarios()}
@@ -149,3 +150,46 @@ def test_about_this_script_joins_chinese_lines_without_spaces() -> None:
     text = reflow(translated(SCENARIOS["broadcast_loss"], "zh"))
     assert "。 " not in text and "广播。\ntensorscope" in text  # (a sentence that began a line stays on one)
     assert "第 32 行\n（" not in text and "第 32 行（`diff = y_pred - target`）" in text
+
+
+async def test_every_key_on_every_screen_is_described_in_chinese() -> None:
+    """The footer and Textual's key panel (command palette → Keys) read a screen's active bindings: in Chinese
+    each one, the app's own, its panes' and Textual's widgets', is described from the `keys` table."""
+    keys = key_words("zh")
+    app = TensorScopeApp(str(Path(__file__).resolve().parent.parent / "scenarios" / "linreg.py"), lang="zh")
+    seen: dict[str, tuple[str, str]] = {}
+
+    def collect(where: str) -> None:
+        for active in app.screen.active_bindings.values():
+            binding = active.binding
+            seen[binding.action] = (where, binding.description, binding.tooltip)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await paused(pilot, app)
+        for _ in range(6):  # (x, y, w and b exist)
+            await pilot.press("n")
+            await paused(pilot, app)
+        for widget in list(app.screen.focus_chain):
+            widget.focus()
+            await pilot.pause()
+            collect(type(widget).__name__)
+        app.query_one("#tensors").focus()
+        await pilot.press("down")  # a tensor selected, for w
+        await wait_until(pilot, lambda: app.tensors.selected_name is not None, "a tensor selected")
+        for key, screen in (("w", "the data breakpoint dialog"), ("b", "the condition dialog"),
+                            ("colon", "the evaluation prompt"), ("W", "the watch prompt"),
+                            ("question_mark", "the help"), ("p", "the plot")):
+            await pilot.press(key)
+            await wait_until(pilot, lambda: app.screen is not app.screen_stack[0] or app.focused is not None
+                             and type(app.focused).__name__ == "PromptInput", screen)
+            collect(screen)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is app.screen_stack[0]
+                             and type(app.focused).__name__ != "PromptInput", f"{screen} closed")
+    # every screen was reached: the dialog's keys, the prompt's Input, the help, the code, the table, Textual
+    reached = {"choose('grad')", "delete_left", "dismiss", "pan(1)", "select_cursor", "app.focus_next"}
+    assert reached <= set(seen)
+    english = {action: where for action, (where, description, _) in seen.items()
+               if keys.get(action) != description}
+    assert english == {}, f"described in English (no `keys` entry in zh.toml): {english}"
+    assert {tip for _, _, tip in seen.values()} == {""}

@@ -2,8 +2,9 @@
 
 `en.toml` is the reference: every other file has the same keys and the same `{placeholders}`
 (tests/test_i18n.py). Adding a language is adding one file: `LANGS` (and so `--lang`) lists the files
-present, English first. Tables: `ui` (the TUI), `help`, `narrate` (what just happened), `report`,
-`lessons`, `catalogue`, `flags.CODE` and `variants.CODE.VARIANT` (title, message, cause, fix); optional
+present, English first. Tables: `ui` (the TUI), `keys` (what each key does, by its binding's action),
+`help`, `narrate` (what just happened), `report`, `lessons`, `catalogue`, `flags.CODE` and
+`variants.CODE.VARIANT` (title, message, cause, fix); optional
 in a translation: `system` (Textual's own palette entries) and `scenario_docs` (bundled scenarios'
 docstrings). The engine may import this module: it imports neither Textual nor rich.
 """

@@ -37,7 +37,7 @@ from tensorscope.tui.source import SourceView
 from tensorscope.tui.status import StatusBar
 from tensorscope.tui.tensors import TensorTable
 from tensorscope.tui.watches import WatchList
-from tensorscope.tui.words import words
+from tensorscope.tui.words import key_words, words
 
 __all__ = ["END_STATES", "INTRO_SECONDS", "NARROW_FOOTER", "TensorScopeApp"]
 
@@ -154,7 +154,7 @@ class TensorScopeApp(BreakActions, EvalActions, KeyActions):
 
     def footer_binding(self, binding: Binding) -> Binding:
         """A binding as the Footer shows it (description in `lang`; see `keys.footer_binding`)."""
-        return footer_binding(binding, words(self.lang), narrow=self._narrow_footer,
+        return footer_binding(binding, key_words(self.lang), narrow=self._narrow_footer,
                               autoplay=self.autoplay is not None)
 
     # --- layout -----------------------------------------------------------------------------------

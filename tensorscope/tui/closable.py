@@ -1,4 +1,4 @@
-"""A modal screen shown in the user's language, its footer naming the keys that close it in that language."""
+"""A modal screen shown in the user's language, its keys described in that language."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import TypeVar
 from textual.binding import ActiveBinding
 from textual.screen import ModalScreen
 
-from tensorscope.tui.keys import closing_bindings
-from tensorscope.tui.words import words
+from tensorscope.tui.keys import described_bindings
+from tensorscope.tui.words import key_words
 
 ResultT = TypeVar("ResultT")
 
@@ -22,5 +22,5 @@ class ClosableScreen(ModalScreen[ResultT]):
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
-        """The footer's keys, `close` in the chosen language (Textual's public property the Footer reads)."""
-        return closing_bindings(super().active_bindings, words(self.lang)["k_close"])
+        """The screen's keys described in the chosen language (Textual's public property the Footer reads)."""
+        return described_bindings(super().active_bindings, key_words(self.lang))

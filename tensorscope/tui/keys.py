@@ -1,8 +1,9 @@
 """The footer's keys: described in the app's language, the keys the help lists anyway left out when narrow.
 
-Done through public Textual APIs: the main screen's `active_bindings` (what the Footer reads) gives each
-binding its description in the chosen language and its `show`; the bindings themselves, and so what every
-key does, stay as declared (a key left out of the footer still works).
+Done through public Textual APIs: a screen's `active_bindings` (what the Footer and Textual's key panel read)
+gives each binding its description in the chosen language (the language files' `keys` table, by action) and,
+on the main screen, its `show`; the bindings themselves, and so what every key does, stay as declared (a key
+left out of the footer still works).
 """
 
 from __future__ import annotations
@@ -16,13 +17,6 @@ from textual.screen import Screen
 NARROW_FOOTER = 100
 """Below this many columns the footer shows only n, s, c, ? and q (and the palette)."""
 NARROW_HIDDEN = frozenset({"back", "forward", "finish", "breakpoint", "restart", "plot"})
-KEY_WORDS = {"next": "k_next", "step": "k_step", "finish": "k_finish", "continue": "k_continue",
-             "back": "k_back", "forward": "k_forward", "breakpoint": "k_breakpoint", "restart": "k_restart",
-             "help": "k_help", "quit": "k_quit", "plot": "k_plot", "space": "k_autoplay",
-             "command_palette": "k_palette", "evaluate": "k_evaluate", "watch": "k_watch",
-             "frame_up": "k_frame_up", "frame_down": "k_frame_down", "save_trace": "k_save",
-             "close": "k_close", "complete": "k_complete"}
-"""Action → the words key of its Footer description."""
 
 ROW_CURSOR_KEYS: list[BindingType] = [
     Binding("up", "cursor(-1)", "Cursor up", show=False),
@@ -42,14 +36,21 @@ class FooterWords(Protocol):
         ...
 
 
-def footer_binding(binding: Binding, words: dict[str, str], *, narrow: bool, autoplay: bool) -> Binding:
-    """`binding` with its description in `words`; `space` is shown when it drives autoplay; when `narrow`
-    the keys the help lists anyway are not shown, so `?` and `q` stay in the footer."""
-    if binding.action not in KEY_WORDS:
-        return binding
+def in_words(binding: Binding, keys: dict[str, str], **changes: object) -> Binding:
+    """`binding` described by `keys` (a language file's `keys` table: action → description), without Textual's
+    English tooltip; unchanged but for `changes` when its action has no entry there."""
+    description = keys.get(binding.action)
+    if description is not None:
+        changes = {"description": description, "tooltip": "", **changes}
+    return dataclasses.replace(binding, **changes) if changes else binding  # type: ignore[arg-type]
+
+
+def footer_binding(binding: Binding, keys: dict[str, str], *, narrow: bool, autoplay: bool) -> Binding:
+    """`binding` described in the chosen language (`keys`); `space` is shown when it drives autoplay; when
+    `narrow` the keys the help lists anyway are not shown, so `?` and `q` stay in the footer."""
     show = autoplay if binding.action == "space" else binding.show and not (narrow and binding.action in
                                                                             NARROW_HIDDEN)
-    return dataclasses.replace(binding, description=words[KEY_WORDS[binding.action]], show=show)
+    return in_words(binding, keys, show=show)
 
 
 class MainScreen(Screen[None]):
@@ -66,8 +67,7 @@ class MainScreen(Screen[None]):
                 for key, active in super().active_bindings.items()}
 
 
-def closing_bindings(active: dict[str, ActiveBinding], close: str) -> dict[str, ActiveBinding]:
-    """A screen's active bindings with its `dismiss` keys described as `close` (the footer's word for it,
-    in the chosen language): the public `active_bindings` a closable screen (help, plot) returns."""
-    return {key: a._replace(binding=dataclasses.replace(a.binding, description=close))
-            if a.binding.action == "dismiss" else a for key, a in active.items()}
+def described_bindings(active: dict[str, ActiveBinding], keys: dict[str, str]) -> dict[str, ActiveBinding]:
+    """A screen's active bindings, each described by `keys`: the public `active_bindings` a closable screen
+    (help, plot) returns, so that its footer and Textual's key panel speak the chosen language."""
+    return {key: a._replace(binding=in_words(a.binding, keys)) for key, a in active.items()}

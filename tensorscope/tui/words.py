@@ -15,6 +15,11 @@ def words(lang: str) -> dict[str, str]:
     return i18n.words(lang)
 
 
+def key_words(lang: str) -> dict[str, str]:
+    """What each key does, by its binding's action, in `lang` (table `keys` of the language files)."""
+    return i18n.table(lang, "keys")
+
+
 SYSTEM_COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     lang: {title: (pair[0], pair[1]) for title, pair in i18n.table(lang, "system").items()}
     for lang in LANGS if i18n.table(lang, "system")
