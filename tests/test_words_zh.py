@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from pilot_support import paused, wait_until
 from rich.cells import cell_len
-from textual.command import CommandList
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Input
 
 from tensorscope.cli import main
 from tensorscope.engine import list_scenarios
@@ -193,3 +194,12 @@ async def test_every_key_on_every_screen_is_described_in_chinese() -> None:
                if keys.get(action) != description}
     assert english == {}, f"described in English (no `keys` entry in zh.toml): {english}"
     assert {tip for _, _, tip in seen.values()} == {""}
+
+
+async def test_the_command_palette_asks_in_chinese() -> None:
+    app = TensorScopeApp(str(Path(__file__).resolve().parent.parent / "scenarios" / "linreg.py"), lang="zh")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await paused(pilot, app)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
+        assert app.screen.query_one(Input).placeholder == "搜索命令…"

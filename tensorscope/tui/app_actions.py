@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from textual import on
 from textual.app import SystemCommand
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import Input
 
@@ -152,6 +153,12 @@ class KeyActions(RunControl):
         if action in ("back", "forward", "plot"):  # ← → belong to text inputs in other screens
             return self.screen is self.screen_stack[0] and not isinstance(self.focused, Input)
         return True
+
+    def action_command_palette(self) -> None:
+        """Textual's command palette, its search field's placeholder in the chosen language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=words(self.lang)["palette_placeholder"],
+                                            id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         own = SYSTEM_COMMANDS.get(self.lang, {})
