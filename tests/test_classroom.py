@@ -73,6 +73,18 @@ class TestAutoplay:
             now[0] = INTRO_SECONDS
             await wait_until(pilot, lambda: len(app.history) > 1, "autoplay to run the first line")
 
+    async def test_a_tick_once_the_app_has_closed_runs_nothing(self):
+        """A tick of the pace that lands while the app closes (its panes gone) sends no line."""
+        now = [0.0]
+        app = TensorScopeApp("linreg", autoplay=60.0)  # (the test ticks; the pace's own tick is a minute off)
+        app.clock = lambda: now[0]
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.state == "paused" and len(app.history) == 1, "a pause")
+            app._autoplay_tick()  # (the summary's INTRO_SECONDS start)
+        now[0] = INTRO_SECONDS
+        app._autoplay_tick()
+        assert app.state == "paused" and len(app.history) == 1
+
     async def test_runs_to_the_end_of_a_clean_script(self):
         """linreg (nothing flagged) plays to the end; the status bar then shows how it ended."""
         app = TensorScopeApp("autograd_basics", autoplay=0.05)

@@ -108,8 +108,9 @@ class RunControl(ScreenView):
 
 
     def _autoplay_tick(self) -> None:
-        """Autoplay's pace: run the next line when the script waits at the newest step."""
-        if (self.autoplaying and self.state == "paused" and self.history.at_end
+        """Autoplay's pace: run the next line when the script waits at the newest step (not once the app is
+        closing: its panes may be gone already)."""
+        if (self.is_running and self.autoplaying and self.state == "paused" and self.history.at_end
                 and self.screen is self.screen_stack[0]):
             if len(self.history) == 1 and self.about:  # the summary stays up INTRO_SECONDS, however fast
                 if self._intro_since is None:
