@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from cli_runs import tensorscope_here
 
 from tensorscope.engine.process import EngineProcess, RunResult, RunSpec, run_headless, spec_for, take_engine
 from tensorscope.engine.target import ScriptTarget
@@ -214,3 +217,16 @@ def test_a_thread_printing_while_the_script_ends_keeps_every_line(write_script, 
     """)
     trace = run_headless(spec(path, mode)).trace
     assert trace.stdout == _plain(path).stdout == "".join(f"line {i}\n" for i in range(300))
+
+
+def test_each_run_draws_its_own_random_numbers_as_python_does(tmp_path: Path) -> None:
+    """An unseeded script draws other numbers on each run under python; so it does under tensorscope, although
+    every engine child comes from one fork server that imported torch and numpy once."""
+    path = tmp_path / "draw.py"
+    path.write_text("import random, numpy, torch\nprint(torch.initial_seed(), torch.rand(1).item())\n"
+                    "print(numpy.random.rand(), random.random())\n", encoding="utf-8")
+    runs = [tensorscope_here("trace", "--json", str(path)) for _ in range(3)]
+    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+    printed = [json.loads(run.stdout)["stdout"].split() for run in runs]
+    for column, what in enumerate(("torch's seed", "torch", "numpy", "random")):
+        assert len({row[column] for row in printed}) == 3, (what, printed)

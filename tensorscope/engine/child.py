@@ -34,6 +34,18 @@ def as_main_process() -> None:
     multiprocessing.set_start_method(None, force=True)
 
 
+def fresh_random_state() -> None:
+    """Seed torch's CPU generator and numpy's global one anew, as a fresh python seeds them when it imports
+    them: children of one fork server would otherwise all draw the same numbers (`random` reseeds itself in
+    a forked child)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.default_generator.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
 class ChildEngine:
     """The child's side: a Session on the script, commands read from the pipe by a thread."""
 

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from tensorscope.engine.child import ChildEngine, as_main_process
+from tensorscope.engine.child import ChildEngine, as_main_process, fresh_random_state
 from tensorscope.engine.errors import INTERNAL_ERRORS
 from tensorscope.engine.forking import forkserver_context
 from tensorscope.engine.protocol import (
@@ -65,6 +65,7 @@ def _child_main(conn: multiprocessing.connection.Connection) -> None:
     sys.unraisablehook, sys.excepthook = sys.__unraisablehook__, sys.__excepthook__  # python's, not pytest's
     threading.excepthook = threading.__excepthook__
     as_main_process()
+    fresh_random_state()
     from tensorscope.engine.session import Session  # (the fork server has imported it: nothing to load)
 
     ChildEngine(conn, msg[1]).run(Session)
