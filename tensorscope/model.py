@@ -212,14 +212,20 @@ class FrameInfo:
 
 
 @dataclass(frozen=True)
-class ExceptionInfo:
-    """An exception raised by the script, with the traceback cut to the user's frames."""
+class RaisedAt:
+    """An exception and where the user's code raised it (the base of ExceptionInfo and RaisedInfo)."""
 
     type: str
     message: str
     line: int
     function: str = "<module>"
     file: str = ""
+
+
+@dataclass(frozen=True)
+class ExceptionInfo(RaisedAt):
+    """An exception raised by the script, with the traceback cut to the user's frames."""
+
     traceback: tuple[FrameInfo, ...] = ()
 
     @property
@@ -235,14 +241,9 @@ class ExceptionInfo:
 
 
 @dataclass(frozen=True)
-class RaisedInfo:
+class RaisedInfo(RaisedAt):
     """An exception raised in the user's code, caught or not: where, and where a handler caught it."""
 
-    type: str
-    message: str
-    line: int
-    function: str = "<module>"
-    file: str = ""
     caught_line: int | None = None
     """The line of the handler that caught it (in the frame it reached); None while uncaught."""
 
