@@ -355,6 +355,22 @@ class TestExceptionsAndInternalErrors:
         assert session.internal_errors == errors and trace.internal_errors == tuple(errors)
         assert errors[0].startswith("Broken (broken-check): Traceback") and "KeyError: 'oops'" in errors[0]
 
+    def test_a_bug_in_a_flags_explanation_is_recorded_and_the_flag_still_goes_out(self, write_script,
+                                                                                   monkeypatch):
+        from tensorscope.checks import default_checks
+        from tensorscope.checks.no_grad_graph import NoGradGraph
+
+        def broken(*args):
+            raise KeyError("why")
+
+        monkeypatch.setattr(NoGradGraph, "_why", broken)
+        path = write_script("import torch\nloss = torch.ones(2).sum()\nloss.backward()\n")
+        session = Session(str(path), monitors=default_checks())
+        trace = session.run()
+        assert [f.code for f in trace.flags] == ["no-grad-graph"]
+        [error] = session.internal_errors
+        assert error.startswith("no-grad-graph: KeyError: 'why'") and "Traceback" in error
+
     def test_check_prints_internal_errors_and_exits_2(self, write_script, monkeypatch):
         from click.testing import CliRunner
 

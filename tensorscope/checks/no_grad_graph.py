@@ -13,6 +13,7 @@ from tensorscope.checks.base import BackwardErrorCheck
 from tensorscope.checks.support.resolve import instance_dict
 from tensorscope.checks.support.source import scope_body, statement_path
 from tensorscope.engine.collect import iter_named_tensors
+from tensorscope.engine.handlers import record_error
 from tensorscope.engine.values import is_a
 
 if TYPE_CHECKING:
@@ -194,8 +195,8 @@ class NoGradGraph(BackwardErrorCheck):
         if failed.frame is not None:
             try:
                 data.update(self._why(failed.frame, failed.line, failed.name, failed.tensor))
-            except Exception:
-                pass
+            except Exception as exc:  # a bug of ours: recorded, never swallowed (the flag goes out, no why)
+                record_error(ctx, self.code, exc)
         self.flag(ctx, "error", data, tensors=(failed.name,), line=failed.line)
         return True
 
