@@ -30,6 +30,8 @@ def tensorscope_here(*args: str, cwd: Path | None = None) -> subprocess.Complete
 
 def tensorscope_process(*args: str, cwd: Path | None = None, timeout: float = 120,
                         **kw: Any) -> subprocess.CompletedProcess[str]:
-    """`python -m tensorscope ARGS` as a process of its own, from `cwd` (default: the repository)."""
+    """`python -m tensorscope ARGS` as a process of its own, from `cwd` (default: the repository), stdin
+    from /dev/null unless given."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.run([sys.executable, "-m", "tensorscope", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, env=ENV, timeout=timeout, **kw)

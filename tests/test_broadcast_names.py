@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from forked_python import forked_python
 from torch import nn
 
 from tensorscope.checks import default_checks
 from tensorscope.engine.session import Session
 from tensorscope.explain.catalogue import render
 from tensorscope.model import Flag, Trace
-from tests.test_checks_live import Write, assert_transparent, line_of, plain_python
+from tests.test_checks_live import Write, assert_transparent, line_of
 
 HEAD = """
 import warnings
@@ -252,7 +253,7 @@ print(tuple(loss.shape), round(loss.item(), 6))
     fixed = write_script("\n".join(lines) + "\n", name="fixed.py")
     trace = run(fixed)
     assert [f for f in trace.flags if f.code == "broadcast-expand"] == []
-    plain = plain_python(fixed)
+    plain = forked_python(fixed)
     assert (plain.returncode, plain.stderr) == (0, "")  # (no "Using a target size" warning either)
     # the fixed loss pairs each prediction with its own target: the same number whichever side is reshaped
     pred, y = _tensors()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from forked_python import Run, forked_python
+from forked_python import forked_python
 
 from tensorscope.checks import default_checks
 from tensorscope.engine.session import Session
@@ -43,11 +43,6 @@ def serious(trace: Trace) -> list[Flag]:
     return [f for f in trace.flags if f.severity in ("warning", "error")]
 
 
-def plain_python(path: Path) -> Run:
-    """The script as `python PATH` runs it, in its folder (a forked child of a python with torch imported)."""
-    return forked_python(path)
-
-
 def last_error_line(stderr: str) -> str:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
@@ -55,7 +50,7 @@ def last_error_line(stderr: str) -> str:
 
 def assert_transparent(path: Path, trace: Trace) -> None:
     """Same stdout as plain python, and the same exception (type and message) if there is one."""
-    plain = plain_python(path)
+    plain = forked_python(path)
     assert trace.stdout == plain.stdout
     if plain.returncode == 0:
         assert trace.exception is None
@@ -825,7 +820,7 @@ class TestNonLeafGrad:
         (flag,) = flags_of(trace, "non-leaf-grad")
         assert (flag.severity, flag.line, flag.tensors) == ("info", line_of(path, "# <- here"), ("y",))
         assert "MulBackward0" in flag.message
-        plain = plain_python(path)
+        plain = forked_python(path)
         assert trace.stdout == plain.stdout
         # PyTorch's own warning, once, as under plain python: none added by the check
         assert plain.stderr.count("not a leaf Tensor") == 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import tensorscope_process as tensorscope
 from click.testing import CliRunner, Result
 from forked_python import forked_python  # plain python, a forked child per script (a fresh one costs seconds)
 
@@ -33,13 +34,6 @@ ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONPATH": str(REPO)}
 def cli(*args: str) -> Result:
     """`tensorscope ARGS` in this process; an error inside tensorscope fails the test with its traceback."""
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def tensorscope(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
-    """`tensorscope ARGS` as its own process."""
-    kw.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([sys.executable, "-m", "tensorscope", *args], capture_output=True, text=True,
-                          cwd=REPO, env=ENV, timeout=timeout, **kw)
 
 
 def python(path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -2,13 +2,13 @@
 
 Clean scenarios and every `--fixed` variant run to the end without a word on stderr; each pitfall
 fails with PyTorch's own error at the line its docstring names, or (for the silent ones) runs to the
-end while the bug shows in its output. Every scenario runs in its own process (see RUNNER).
+end while the bug shows in its output. Every scenario runs in a process of its own (a forked child, see
+below).
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import math
 import os
 import re
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from forked_python import forked_python
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
@@ -63,45 +64,9 @@ CUDA = torch.cuda.is_available()
 # device_mismatch needs CUDA: without a GPU its --fixed variant fails just like the buggy one
 FIXED_RUNS_CLEAN = [p for p in PITFALLS if p != "device_mismatch" or CUDA]
 
-# Importing torch (and torch._dynamo, which the first optimizer pulls in) takes seconds, so the
-# scenarios run in children forked from one `python` that has paid for those imports once. Each child
-# runs its script as `python SCRIPT ARGS...` would: a fresh `__main__`, sys.argv, sys.path[0], an
-# uncaught exception printed to stderr with exit code 1. test_forked_runs_match_plain_python checks
-# that against real `python` processes.
-RUNNER = r"""
-import json, os, runpy, sys, traceback
-import numpy, torch, torch._dynamo
-
-jobs, running, results = json.load(sys.stdin), {}, {}
-def reap():
-    pid, status = os.wait()
-    results[running.pop(pid)] = os.waitstatus_to_exitcode(status)
-for index, (path, args, out, err) in enumerate(jobs):
-    while len(running) >= max(2, os.cpu_count() or 2):
-        reap()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
-            os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
-            sys.argv, sys.path[0] = [path, *args], os.path.dirname(path)
-            try:
-                runpy.run_path(path, run_name="__main__")
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            except BaseException:
-                traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    running[pid] = index
-while running:
-    reap()
-print(json.dumps([results[i] for i in range(len(jobs))]))
-"""
+# Importing torch takes seconds, so the scenarios run in children forked from one `python` that has paid
+# for it once (tests/forked_python.py): each child runs its script as `python SCRIPT ARGS...` would.
+# test_forked_runs_match_plain_python checks that against real `python` processes, on these scenarios too.
 JOBS = [(name,) for name in [*CLEAN, *PITFALLS]] + [(name, "--fixed") for name in PITFALLS]
 PLAIN = [("linreg",), ("mlp_optim",), ("update_without_no_grad",)]
 _results: dict[tuple[str, ...], subprocess.CompletedProcess[str]] = {}
@@ -114,26 +79,14 @@ def plain_python(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _run_everything(tmp_path_factory: pytest.TempPathFactory) -> None:
+def _run_everything() -> None:
     """Run every scenario and every --fixed variant once, plus a few in plain python processes."""
-    if not hasattr(os, "fork"):
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            _results.update(zip(JOBS, pool.map(lambda job: plain_python(*job), JOBS), strict=True))
-            _results.update({("plain", *job): _results[job] for job in PLAIN})
-        return
-    tmp = tmp_path_factory.mktemp("scenario-runs")
     with ThreadPoolExecutor(max_workers=len(PLAIN)) as pool:
         plain = {job: pool.submit(plain_python, *job) for job in PLAIN}
-        files = [(tmp / f"{i}.out", tmp / f"{i}.err") for i in range(len(JOBS))]
-        spec = [[str(SCENARIOS / f"{job[0]}.py"), list(job[1:]), str(out), str(err)]
-                for job, (out, err) in zip(JOBS, files, strict=True)]
-        runner = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(spec), cwd=REPO,
-                                capture_output=True, text=True, timeout=300)
-        assert runner.returncode == 0, runner.stderr
-        codes = json.loads(runner.stdout)
-        for job, (out, err), code in zip(JOBS, files, codes, strict=True):
-            _results[job] = subprocess.CompletedProcess(
-                list(job), code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"))
+        for job in JOBS:
+            done = forked_python(SCENARIOS / f"{job[0]}.py", *job[1:], cwd=REPO) if hasattr(os, "fork") \
+                else plain_python(*job)
+            _results[job] = subprocess.CompletedProcess(list(job), done.returncode, done.stdout, done.stderr)
         for job, future in plain.items():
             _results[("plain", *job)] = future.result()
 
